@@ -1,0 +1,1 @@
+"""Command-line entry points (absl apps); the only place that defines flags."""

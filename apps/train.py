@@ -1,0 +1,142 @@
+r"""Trains a tfgen model: `python -m apps.train --flagfile=CFG --workdir=DIR`.
+
+Flags given after `--flagfile` override it. Rerunning the same command resumes
+from the workdir's latest checkpoint; a workdir whose config.json disagrees
+with the flags is refused before any training.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from apps import common  # pylint: disable=unused-import  (quiet TF logs)
+from absl import app
+from absl import flags
+
+from tfgen import config as config_lib
+
+_D = config_lib.DataConfig()
+_M = config_lib.MultigridConfig()
+_T = config_lib.TrainConfig()
+
+WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, "
+                              "summaries, samples and config.json.")
+FAMILY = flags.DEFINE_enum("family", "multigrid", config_lib.FAMILIES,
+                           "Model family.")
+# Data.
+flags.DEFINE_string("dataset", _D.dataset, "digits, mnist, cifar10, "
+                    "svhn_cropped, celeb_a, lsun/<category> or folder:<path>.")
+flags.DEFINE_integer("image_size", _D.image_size, "Image side in pixels.")
+flags.DEFINE_string("data_dir", _D.data_dir, "tfds data_dir.")
+flags.DEFINE_bool("download", _D.download, "Let tfds download the dataset.")
+flags.DEFINE_integer("folder_channels", _D.folder_channels,
+                     "Channels of folder: images (1 or 3).")
+# Multigrid model.
+flags.DEFINE_list("grid_sizes", [str(g) for g in _M.grid_sizes],
+                  "Increasing grid sides, e.g. 1,4,16; the last = image_size.")
+flags.DEFINE_list("num_langevin_steps", [str(v) for v in _M.num_langevin_steps],
+                  "Langevin steps per grid (one value or one per model grid).")
+flags.DEFINE_list("step_size", [str(v) for v in _M.step_size],
+                  "Langevin step size delta per grid.")
+flags.DEFINE_list("noise_scale", [str(v) for v in _M.noise_scale],
+                  "Langevin noise multiplier per grid (0 = noise-free).")
+flags.DEFINE_float("reference_stddev", _M.reference_stddev,
+                   "Std of the Gaussian reference term of log p.")
+flags.DEFINE_bool("clip_samples", _M.clip_samples, "Clip chains to [-1, 1].")
+flags.DEFINE_float("net_width", _M.net_width, "Energy net width multiplier.")
+flags.DEFINE_string("activation", _M.activation, "Energy net activation.")
+flags.DEFINE_integer("start_bank_size", _M.start_bank_size,
+                     "Training images whose 1x1 averages start sampling.")
+# Training.
+flags.DEFINE_integer("num_steps", _T.num_steps, "Training iterations.")
+flags.DEFINE_integer("batch_size", _T.batch_size, "Global batch size.")
+flags.DEFINE_float("learning_rate", _T.learning_rate, "Adam learning rate.")
+flags.DEFINE_float("beta_1", _T.beta_1, "Adam beta_1.")
+flags.DEFINE_integer("seed", _T.seed, "Seed of data order and chains.")
+flags.DEFINE_string("strategy", _T.strategy, "default or mirrored.")
+flags.DEFINE_bool("jit_compile", _T.jit_compile,
+                  "XLA-compile the sampler (slower on the CPUs measured).")
+flags.DEFINE_integer("checkpoint_every", _T.checkpoint_every,
+                     "Steps between checkpoints (also saved on exit).")
+flags.DEFINE_integer("summary_every", _T.summary_every,
+                     "Steps between TensorBoard scalars.")
+flags.DEFINE_integer("sample_every", _T.sample_every,
+                     "Steps between sample grids (PNG + TensorBoard).")
+flags.DEFINE_integer("num_sample_images", _T.num_sample_images,
+                     "Images per sample grid.")
+flags.DEFINE_integer("max_checkpoints", _T.max_checkpoints,
+                     "Checkpoints kept.")
+flags.DEFINE_integer("num_cpu_devices", 0, "Split the CPU into this many "
+                     "logical devices (for --strategy=mirrored without GPUs).")
+
+FLAGS = flags.FLAGS
+
+
+def _numbers(name: str, kind):
+  values = FLAGS[name].value
+  try:
+    return tuple(kind(v) for v in values)
+  except ValueError as error:
+    raise app.UsageError(
+        f"--{name}={','.join(values)} must be a comma-separated list of "
+        f"{kind.__name__}s ({error}).") from error
+
+
+def config_from_flags() -> config_lib.ExperimentConfig:
+  """The ExperimentConfig the flags describe (not yet validated)."""
+  return config_lib.ExperimentConfig(
+      family=FAMILY.value,
+      data=config_lib.DataConfig(
+          dataset=FLAGS.dataset, image_size=FLAGS.image_size,
+          data_dir=FLAGS.data_dir, download=FLAGS.download,
+          folder_channels=FLAGS.folder_channels),
+      model=config_lib.MultigridConfig(
+          grid_sizes=_numbers("grid_sizes", int),
+          num_langevin_steps=_numbers("num_langevin_steps", int),
+          step_size=_numbers("step_size", float),
+          noise_scale=_numbers("noise_scale", float),
+          reference_stddev=FLAGS.reference_stddev,
+          clip_samples=FLAGS.clip_samples, net_width=FLAGS.net_width,
+          activation=FLAGS.activation,
+          start_bank_size=FLAGS.start_bank_size),
+      train=config_lib.TrainConfig(
+          num_steps=FLAGS.num_steps, batch_size=FLAGS.batch_size,
+          learning_rate=FLAGS.learning_rate, beta_1=FLAGS.beta_1,
+          seed=FLAGS.seed, strategy=FLAGS.strategy,
+          jit_compile=FLAGS.jit_compile,
+          checkpoint_every=FLAGS.checkpoint_every,
+          summary_every=FLAGS.summary_every,
+          sample_every=FLAGS.sample_every,
+          num_sample_images=FLAGS.num_sample_images,
+          max_checkpoints=FLAGS.max_checkpoints))
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}.")
+  if not WORKDIR.value:
+    raise app.UsageError("--workdir is required, e.g. --workdir=/tmp/mg.")
+  config = config_from_flags()
+  try:
+    config.validate()  # Flag errors first, before TensorFlow starts.
+  except ValueError as error:
+    raise app.UsageError(str(error)) from error
+  # pylint: disable=g-import-not-at-top
+  from tfgen.train import loop
+  from tfgen.train import strategy as strategy_lib
+  from tfgen.train import workdir as workdir_lib
+  if FLAGS.num_cpu_devices:
+    strategy_lib.split_cpu(FLAGS.num_cpu_devices)
+  try:
+    trainer = loop.Trainer(config, WORKDIR.value)
+  except (ValueError, workdir_lib.CheckpointError) as error:
+    raise app.UsageError(str(error)) from error
+  try:
+    trainer.run()
+  except loop.DivergenceError as error:
+    sys.exit(f"ERROR: {error}")
+  print(f"Done: {WORKDIR.value} at step {trainer.step}.")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,184 @@
+"""Experiment configuration: frozen dataclasses the library takes.
+
+Flags exist only in `apps/`; they are turned into an `ExperimentConfig`, which
+is validated here (before any training) and written to `WORKDIR/config.json`.
+Field names equal the apps' flag names, so an error names the flag to fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Optional
+
+from tfgen.data import pyramid
+from tfgen.data import sources
+
+FAMILIES = ("multigrid",)
+STRATEGIES = ("default", "mirrored")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+  """Where training images come from (see `tfgen.data.load`)."""
+  dataset: str = "digits"
+  image_size: int = 16
+  data_dir: Optional[str] = None
+  download: bool = False
+  folder_channels: int = 3
+
+  @property
+  def channels(self) -> int:
+    return sources.num_channels(self.dataset, self.folder_channels)
+
+
+@dataclasses.dataclass(frozen=True)
+class MultigridConfig:
+  """Model settings of `tfgen.models.MultigridEBM` (same names)."""
+  grid_sizes: tuple[int, ...] = (1, 4, 16)
+  num_langevin_steps: tuple[int, ...] = (30,)
+  step_size: tuple[float, ...] = (0.3,)
+  noise_scale: tuple[float, ...] = (1.0,)
+  reference_stddev: float = 1.0
+  clip_samples: bool = True
+  net_width: float = 1.0
+  activation: str = "leaky_relu"
+  start_bank_size: int = 2000
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Optimisation, distribution, checkpoint and logging settings."""
+  num_steps: int = 4000
+  batch_size: int = 100
+  learning_rate: float = 3e-4
+  beta_1: float = 0.5
+  seed: int = 0
+  strategy: str = "default"
+  jit_compile: bool = False
+  checkpoint_every: int = 500
+  summary_every: int = 50
+  sample_every: int = 1000
+  num_sample_images: int = 64
+  max_checkpoints: int = 3
+
+
+# Fields that may change when a run is resumed in the same workdir.
+RESUMABLE_FIELDS = frozenset({
+    "train.num_steps", "train.strategy", "train.checkpoint_every",
+    "train.summary_every", "train.sample_every", "train.num_sample_images",
+    "train.max_checkpoints", "train.jit_compile", "data.data_dir",
+    "data.download"})
+
+
+def _positive_int(name: str, value: Any) -> None:
+  if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    raise ValueError(f"{name}={value!r} must be a positive integer.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+  """Everything a training run needs; `validate()` before use."""
+  family: str = "multigrid"
+  data: DataConfig = dataclasses.field(default_factory=DataConfig)
+  model: MultigridConfig = dataclasses.field(default_factory=MultigridConfig)
+  train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+  def validate(self, num_replicas: int = 1) -> "ExperimentConfig":
+    """Raises ValueError naming the setting, its value and the fix."""
+    if self.family not in FAMILIES:
+      raise ValueError(f"family={self.family!r} is not one of {FAMILIES}.")
+    sources.validate_name(self.data.dataset)
+    _positive_int("image_size", self.data.image_size)
+    if self.data.folder_channels not in (1, 3):
+      raise ValueError(
+          f"folder_channels={self.data.folder_channels} must be 1 or 3.")
+    pyramid.validate_grid_sizes(self.model.grid_sizes, self.data.image_size)
+    model, train = self.model, self.train
+    for steps in model.num_langevin_steps:
+      _positive_int("num_langevin_steps", steps)
+    if any(not s > 0 for s in model.step_size):
+      raise ValueError(f"step_size={list(model.step_size)} must be > 0, "
+                       "e.g. 0.3.")
+    if any(not s >= 0 for s in model.noise_scale):
+      raise ValueError(f"noise_scale={list(model.noise_scale)} must be >= 0.")
+    num_model_grids = len(model.grid_sizes) - 1
+    for name in ("num_langevin_steps", "step_size", "noise_scale"):
+      values = getattr(model, name)
+      if len(values) not in (1, num_model_grids):
+        raise ValueError(
+            f"{name}={list(values)} needs one value or one per model grid "
+            f"({num_model_grids} for grid_sizes={list(model.grid_sizes)}).")
+    if not model.reference_stddev > 0:
+      raise ValueError(
+          f"reference_stddev={model.reference_stddev} must be > 0.")
+    if not model.net_width > 0:
+      raise ValueError(f"net_width={model.net_width} must be > 0.")
+    _positive_int("start_bank_size", model.start_bank_size)
+    for name in ("num_steps", "batch_size", "checkpoint_every",
+                 "summary_every", "sample_every", "num_sample_images",
+                 "max_checkpoints"):
+      _positive_int(name, getattr(train, name))
+    if not train.learning_rate > 0:
+      raise ValueError(f"learning_rate={train.learning_rate} must be > 0.")
+    if not 0 <= train.beta_1 < 1:
+      raise ValueError(f"beta_1={train.beta_1} must be in [0, 1).")
+    if train.strategy not in STRATEGIES:
+      raise ValueError(
+          f"strategy={train.strategy!r} must be one of {STRATEGIES}.")
+    if train.batch_size % num_replicas:
+      raise ValueError(
+          f"batch_size={train.batch_size} (the global batch) is not divisible "
+          f"by the {num_replicas} replicas of strategy={train.strategy!r}; "
+          f"use a multiple of {num_replicas}, e.g. "
+          f"{max(1, train.batch_size // num_replicas) * num_replicas}.")
+    return self
+
+  def to_dict(self) -> dict:
+    return dataclasses.asdict(self)
+
+  def to_json(self) -> str:
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_dict(cls, values: dict) -> "ExperimentConfig":
+    def build(kind, section):
+      section = dict(section or {})
+      known = {f.name: f for f in dataclasses.fields(kind)}
+      unknown = set(section) - set(known)
+      if unknown:
+        raise ValueError(f"Unknown {kind.__name__} settings: {sorted(unknown)}.")
+      for name, value in section.items():
+        if isinstance(value, list):
+          section[name] = tuple(value)
+      return kind(**section)
+    return cls(family=values.get("family", "multigrid"),
+               data=build(DataConfig, values.get("data")),
+               model=build(MultigridConfig, values.get("model")),
+               train=build(TrainConfig, values.get("train")))
+
+  @classmethod
+  def from_json(cls, text: str) -> "ExperimentConfig":
+    return cls.from_dict(json.loads(text))
+
+
+def conflicts(saved: ExperimentConfig, requested: ExperimentConfig) -> list[str]:
+  """Settings that differ and may not change on resume, as 'section.name'."""
+  saved_dict, requested_dict = saved.to_dict(), requested.to_dict()
+  found = []
+  for section in ("data", "model", "train"):
+    for name, value in requested_dict[section].items():
+      key = f"{section}.{name}"
+      if key in RESUMABLE_FIELDS:
+        continue
+      if _normalise(saved_dict[section].get(name)) != _normalise(value):
+        found.append(f"{name}: saved {saved_dict[section].get(name)!r}, "
+                     f"requested {value!r}")
+  if saved.family != requested.family:
+    found.append(f"family: saved {saved.family!r}, "
+                 f"requested {requested.family!r}")
+  return found
+
+
+def _normalise(value):
+  return list(value) if isinstance(value, (list, tuple)) else value

@@ -1,0 +1,3 @@
+"""Model families: keras.Model subclasses with train_step and sample()."""
+
+from tfgen.models.multigrid import MultigridEBM

@@ -1,0 +1,1 @@
+"""Visualisation: image grids, chain animations, tf-keras-vis wrappers."""
