@@ -276,6 +276,25 @@ class MultigridEBM(keras.Model):
     return self.train_on_images(images, seed)
 
   def train_on_images(self, images: tf.Tensor, seed: tf.Tensor) -> dict:
+    """Synthesises, computes every grid's gradient and applies them."""
+    grads, metrics, _ = self.compute_gradients(images, seed)
+    variables = [net.trainable_variables for net in self.energy_nets]
+    self.optimizer.apply_gradients(
+        zip(tf.nest.flatten(grads), tf.nest.flatten(variables)))
+    return metrics
+
+  def compute_gradients(self, images: tf.Tensor, seed: tf.Tensor):
+    """Per-replica gradients of the global-batch loss of every grid.
+
+    Args:
+      images: this replica's observed images [b, S, S, C] in [-1, 1].
+      seed: int32[2] seed of this training step (same on every replica).
+
+    Returns:
+      (grads, metrics, synthesized): grads is one list per energy net (sum
+      them over replicas for the global-batch gradient), metrics a dict of
+      scalars, synthesized the list of per-grid synthesised images.
+    """
     num_replicas = _num_replicas()
     local_batch = tf.shape(images)[0]
 
@@ -300,15 +319,14 @@ class MultigridEBM(keras.Model):
         metrics[f"score_synthesized/grid{size}"] = tf.reduce_mean(score_syn)
         metrics[f"sample_abs_max/grid{size}"] = tf.reduce_max(
             tf.abs(synthesized[index + 1]))
+      # Local means / replicas = this replica's share of the global mean.
       total = tf.add_n(losses) / num_replicas
     variables = [net.trainable_variables for net in self.energy_nets]
     grads = tape.gradient(total, variables)
     for size, net_grads in zip(self.model_grids, grads):
       metrics[f"grad_l1/grid{size}"] = tf.add_n(
           [tf.reduce_sum(tf.abs(g)) for g in net_grads])
-    self.optimizer.apply_gradients(
-        zip(tf.nest.flatten(grads), tf.nest.flatten(variables)))
-    return metrics
+    return grads, metrics, synthesized
 
   def get_config(self):
     return dict(

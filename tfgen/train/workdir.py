@@ -105,7 +105,8 @@ def restore(checkpoint: tf.train.Checkpoint,
       status.assert_existing_objects_matched()
     else:
       status.expect_partial()
-  except (tf.errors.OpError, ValueError, AssertionError) as error:
+  except (tf.errors.OpError, ValueError, AssertionError, IndexError,
+          KeyError, RuntimeError) as error:
     summary = str(error).strip().splitlines()[0][:300]
     raise CheckpointError(
         f"checkpoint {path!r} cannot be restored into this model ({summary}). "

@@ -1,0 +1,139 @@
+"""Behaviour of tfgen.models.MultigridEBM on tiny shapes."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfgen import data
+from tfgen.models import MultigridEBM
+
+
+def tiny_model(**overrides):
+  settings = dict(grid_sizes=(1, 4, 8), channels=1, num_langevin_steps=3,
+                  step_size=0.3, noise_scale=1.0, net_width=0.125,
+                  start_bank_size=16, seed=3)
+  settings.update(overrides)
+  return MultigridEBM(**settings)
+
+
+def digits(image_size=8, count=32):
+  images, _ = data.arrays("digits", "train", image_size, max_examples=count)
+  return images
+
+
+def test_sample_returns_every_grid_with_its_shape_and_range():
+  model = tiny_model()
+  model.adapt(digits())
+  grids = model.sample(5, seed=1)
+  assert [g.shape.as_list() for g in grids] == [
+      [5, 1, 1, 1], [5, 4, 4, 1], [5, 8, 8, 1]]
+  for images in grids:
+    assert np.all(np.abs(images.numpy()) <= 1.0)
+
+
+def test_same_seed_gives_identical_samples_and_other_seeds_differ():
+  model = tiny_model()
+  model.adapt(digits())
+  first = model.sample(4, seed=7)[-1].numpy()
+  again = model.sample(4, seed=7)[-1].numpy()
+  other = model.sample(4, seed=8)[-1].numpy()
+  np.testing.assert_array_equal(first, again)
+  assert np.abs(first - other).max() > 1e-3
+
+
+def test_sampling_starts_from_training_images_one_by_one_averages():
+  model = tiny_model()
+  images = digits(count=16)
+  model.adapt(images)
+  starts = model.start_images(50, seed=tf.constant([0, 1])).numpy()
+  means = images.mean(axis=(1, 2, 3))
+  for value in starts.reshape(-1):
+    assert np.min(np.abs(means - value)) < 1e-5
+
+
+def test_sampling_before_adapt_or_training_is_refused():
+  model = tiny_model()
+  with pytest.raises(RuntimeError, match="adapt"):
+    model.sample(2, seed=0)
+
+
+def test_log_prob_is_score_minus_gaussian_reference():
+  model = tiny_model(reference_stddev=0.5)
+  x = tf.random.stateless_uniform([3, 8, 8, 1], seed=[1, 2], minval=-1,
+                                  maxval=1)
+  expected = (model.score(x, 1) -
+              tf.reduce_sum(x**2, axis=[1, 2, 3]) / (2 * 0.5**2))
+  np.testing.assert_allclose(model.log_prob(x, 1), expected, rtol=1e-6)
+
+
+def test_train_step_reports_per_grid_metrics_and_updates_every_net():
+  model = tiny_model()
+  model.compile(optimizer=keras.optimizers.Adam(1e-3))
+  images = digits()
+  model.adapt(images)
+  before = [net.get_weights()[0].copy() for net in model.energy_nets]
+  metrics = model.train_step((tf.constant(images[:8]), None))
+  for grid in (4, 8):
+    for name in ("loss", "score_observed", "score_synthesized", "grad_l1"):
+      assert np.isfinite(float(metrics[f"{name}/grid{grid}"]))
+    np.testing.assert_allclose(
+        float(metrics[f"loss/grid{grid}"]),
+        float(metrics[f"score_synthesized/grid{grid}"]) -
+        float(metrics[f"score_observed/grid{grid}"]), rtol=1e-5, atol=1e-5)
+  for net, old in zip(model.energy_nets, before):
+    assert np.abs(net.get_weights()[0] - old).max() > 0
+
+
+def test_synthesised_images_carry_no_gradient_into_the_loss():
+  model = tiny_model()
+  images = tf.constant(digits()[:4])
+  grads, _, _ = model.compute_gradients(images, tf.constant([1, 2]))
+  # Reference: the same loss with synthesised images held as constants.
+  observed = data.gaussian_pyramid(images, model.grid_sizes)
+  synthesized = model.synthesize(observed[0], tf.constant([1, 2]))
+  net = model.energy_nets[-1]
+  with tf.GradientTape() as tape:
+    loss = (tf.reduce_mean(model.score(synthesized[-1], 1)) -
+            tf.reduce_mean(model.score(observed[-1], 1)))
+  expected = tape.gradient(loss, net.trainable_variables)
+  for got, want in zip(grads[-1], expected):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_fit_adapts_trains_and_then_samples():
+  model = tiny_model()
+  model.compile()
+  dataset = data.load("digits", "train", 8, batch_size=8)
+  history = model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0)
+  assert "loss/grid8" in history.history
+  assert model.is_adapted
+  assert model.sample(2, seed=0)[-1].shape == (2, 8, 8, 1)
+
+
+def test_noise_free_chains_are_deterministic_given_the_start():
+  model = tiny_model(noise_scale=0.0)
+  model.adapt(digits())
+  start = model.start_images(3, seed=tf.constant([0, 0]))
+  a = model.sample(3, seed=1, start_images=start)[-1]
+  b = model.sample(3, seed=2, start_images=start)[-1]
+  np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("overrides, match", [
+    (dict(grid_sizes=(1, 8, 4)), "increasing"),
+    (dict(grid_sizes=(1, 3, 8)), "divide"),
+    (dict(step_size=0.0), "step_size"),
+    (dict(num_langevin_steps=-1), "num_langevin_steps"),
+    (dict(noise_scale=-1.0), "noise_scale"),
+    (dict(step_size=(0.1, 0.2, 0.3)), "step_size"),
+])
+def test_bad_settings_are_rejected_with_the_setting_named(overrides, match):
+  with pytest.raises(ValueError, match=match):
+    tiny_model(**overrides)
+
+
+def test_get_config_rebuilds_an_equal_model():
+  model = tiny_model(step_size=(0.2, 0.1), noise_scale=(1.0, 0.5))
+  clone = MultigridEBM(**model.get_config())
+  assert clone.get_config() == model.get_config()
