@@ -128,3 +128,14 @@ def test_find_divergence_names_only_non_finite_metrics():
 def test_load_model_of_an_empty_directory_says_to_train_first(tmp_path):
   with pytest.raises(ValueError, match="apps.train"):
     workdir_lib.load_model(str(tmp_path))
+
+
+def test_load_model_restores_the_trained_weights(tmp_path):
+  workdir = str(tmp_path / "run")
+  trainer = loop.Trainer(tiny_config(num_steps=2), workdir,
+                         printer=lambda _: 0)
+  trainer.run()
+  model, _, _ = workdir_lib.load_model(workdir)
+  assert len(model.weights) == len(trainer.model.weights)
+  for restored, trained in zip(model.weights, trainer.model.weights):
+    np.testing.assert_array_equal(np.asarray(restored), np.asarray(trained))

@@ -133,6 +133,10 @@ class MultigridEBM(keras.Model):
             energy.energy_net_spec(size, net_width, activation),
             name=f"energy_grid{size}")
         for size in grid_sizes[1:]]
+    # Named attributes make each net a child in tf.train.Checkpoint (Keras'
+    # own list wrapper is not a TF trackable, so the list alone is not saved).
+    for size, net in zip(grid_sizes[1:], self.energy_nets):
+      setattr(self, f"energy_grid{size}", net)
     start = grid_sizes[0]
     self.start_bank = self.add_weight(
         shape=(self.start_bank_size, start, start, self.channels),

@@ -1,0 +1,103 @@
+"""`python -m apps.train`: flagfiles, resume after an interruption, bad input.
+
+Each case runs the app as a user would, in a subprocess.
+"""
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--image_size=8", "--grid_sizes=1,4,8", "--num_langevin_steps=2",
+        "--net_width=0.125", "--batch_size=8", "--start_bank_size=16",
+        "--num_sample_images=4", "--summary_every=5"]
+
+
+def run_app(*args, timeout=240):
+  return subprocess.run([sys.executable, "-m", "apps.train", *args],
+                        cwd=REPO, capture_output=True, text=True,
+                        timeout=timeout)
+
+
+def test_flagfile_trains_and_later_flags_override_it(tmp_path):
+  flagfile = tmp_path / "tiny.cfg"
+  flagfile.write_text("\n".join(TINY + ["--num_steps=50"]) + "\n")
+  result = run_app(f"--flagfile={flagfile}", "--num_steps=3",
+                   f"--workdir={tmp_path / 'run'}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "Done" in result.stdout and "at step 3" in result.stdout
+  assert os.path.exists(tmp_path / "run" / "samples" / "step0000003_grid8.png")
+
+
+def test_interrupted_run_resumes_at_its_checkpoint(tmp_path):
+  workdir = tmp_path / "run"
+  args = TINY + ["--num_steps=400", "--checkpoint_every=10",
+                 "--sample_every=400", f"--workdir={workdir}"]
+  process = subprocess.Popen([sys.executable, "-m", "apps.train", *args],
+                             cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+  try:
+    deadline = time.time() + 180
+    while not glob.glob(str(workdir / "checkpoints" / "ckpt-*.index")):
+      assert process.poll() is None, process.stderr.read()[-2000:]
+      assert time.time() < deadline, "no checkpoint within 180 s"
+      time.sleep(0.2)
+    process.send_signal(signal.SIGINT)  # Ctrl-C part-way.
+    process.wait(timeout=60)
+  finally:
+    if process.poll() is None:
+      process.kill()
+  steps = sorted(int(p.split("ckpt-")[1].split(".")[0]) for p in
+                 glob.glob(str(workdir / "checkpoints" / "ckpt-*.index")))
+  interrupted_at = steps[-1]
+  assert 10 <= interrupted_at < 400
+  result = run_app(*args)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert f"at step {interrupted_at}" in result.stdout.split("\n")[0] or (
+      f"Resuming" in result.stdout and f"step {interrupted_at}" in
+      result.stdout)
+  assert "at step 400" in result.stdout
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--dataset=imagenet"], "dataset='imagenet'"),
+    (["--grid_sizes=1,4,16"], "image_size=8"),
+    (["--grid_sizes=1,8,4"], "strictly increasing"),
+    (["--num_langevin_steps=0"], "num_langevin_steps=0"),
+    (["--step_size=-0.1"], "step_size=[-0.1]"),
+    (["--batch_size=0"], "batch_size=0"),
+    (["--num_steps=-5"], "num_steps=-5"),
+    (["--strategy=mirrored", "--num_cpu_devices=2", "--batch_size=7"],
+     "not divisible by the 2 replicas"),
+])
+def test_bad_flags_fail_before_training_naming_flag_and_value(
+    tmp_path, flags, expected):
+  result = run_app(*TINY, *flags, f"--workdir={tmp_path / 'run'}")
+  assert result.returncode != 0
+  assert expected in result.stderr, result.stderr[-2000:]
+  assert not os.path.exists(tmp_path / "run" / "checkpoints")
+
+
+def test_workdir_trained_with_other_settings_is_refused(tmp_path):
+  workdir = f"--workdir={tmp_path / 'run'}"
+  assert run_app(*TINY, "--num_steps=1", workdir).returncode == 0
+  result = run_app(*TINY, "--num_steps=2", "--step_size=0.1", workdir)
+  assert result.returncode != 0
+  assert "step_size: saved" in result.stderr
+  assert "new --workdir" in result.stderr
+
+
+def test_corrupt_checkpoint_is_refused_with_the_fix(tmp_path):
+  workdir = f"--workdir={tmp_path / 'run'}"
+  assert run_app(*TINY, "--num_steps=1", workdir).returncode == 0
+  for path in glob.glob(str(tmp_path / "run" / "checkpoints" / "*.data-*")):
+    with open(path, "wb") as f:
+      f.write(b"garbage")
+  result = run_app(*TINY, "--num_steps=2", workdir)
+  assert result.returncode != 0
+  assert "cannot be restored" in result.stderr
