@@ -1,5 +1,6 @@
 """Behaviour of the training loop (tfgen.train.loop.Trainer) and workdir."""
 
+import sys
 import dataclasses
 import glob
 import json
@@ -139,3 +140,7 @@ def test_load_model_restores_the_trained_weights(tmp_path):
   assert len(model.weights) == len(trainer.model.weights)
   for restored, trained in zip(model.weights, trainer.model.weights):
     np.testing.assert_array_equal(np.asarray(restored), np.asarray(trained))
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))

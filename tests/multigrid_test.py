@@ -1,5 +1,6 @@
 """Behaviour of tfgen.models.MultigridEBM on tiny shapes."""
 
+import sys
 import keras
 import numpy as np
 import pytest
@@ -137,3 +138,7 @@ def test_get_config_rebuilds_an_equal_model():
   model = tiny_model(step_size=(0.2, 0.1), noise_scale=(1.0, 0.5))
   clone = MultigridEBM(**model.get_config())
   assert clone.get_config() == model.get_config()
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))

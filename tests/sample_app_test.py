@@ -60,3 +60,7 @@ def test_bad_arguments_are_reported(workdir, tmp_path, args, expected):
   result = run("apps.sample", *args)
   assert result.returncode != 0
   assert expected in result.stderr, result.stderr[-2000:]
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))

@@ -108,3 +108,7 @@ def test_training_loop_runs_under_mirrored_strategy(mirrored_report):
   assert mirrored_report["loop_replicas"] == 2
   assert mirrored_report["loop_step"] == 2
   assert mirrored_report["loop_finite"]
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))

@@ -101,3 +101,7 @@ def test_corrupt_checkpoint_is_refused_with_the_fix(tmp_path):
   result = run_app(*TINY, "--num_steps=2", workdir)
   assert result.returncode != 0
   assert "cannot be restored" in result.stderr
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))

@@ -1,0 +1,71 @@
+"""Behaviour of tfgen.config: validation, JSON round trip, resume conflicts."""
+
+import sys
+import dataclasses
+
+import pytest
+
+from tfgen import config as config_lib
+
+
+def test_defaults_are_valid_and_describe_multigrid_on_digits():
+  config = config_lib.ExperimentConfig().validate()
+  assert config.data.dataset == "digits"
+  assert config.model.grid_sizes[-1] == config.data.image_size
+  assert config.data.channels == 1
+
+
+def test_json_round_trip_gives_an_equal_config():
+  config = config_lib.ExperimentConfig(
+      model=config_lib.MultigridConfig(step_size=(0.3, 0.1)))
+  assert config_lib.ExperimentConfig.from_json(config.to_json()) == config
+
+
+def test_unknown_json_settings_are_rejected():
+  with pytest.raises(ValueError, match="Unknown TrainConfig settings"):
+    config_lib.ExperimentConfig.from_dict({"train": {"nmu_steps": 3}})
+
+
+@pytest.mark.parametrize("section, changes, match", [
+    ("data", dict(dataset="imagenet"), "dataset='imagenet'"),
+    ("data", dict(image_size=32), "cannot reach image_size=32"),
+    ("data", dict(folder_channels=2), "folder_channels=2"),
+    ("model", dict(grid_sizes=(1, 16, 4)), "strictly increasing"),
+    ("model", dict(step_size=(0.3, 0.2, 0.1)), "one per model grid"),
+    ("model", dict(noise_scale=(-1.0,)), "noise_scale"),
+    ("model", dict(num_langevin_steps=(0,)), "num_langevin_steps=0"),
+    ("model", dict(reference_stddev=0.0), "reference_stddev"),
+    ("train", dict(batch_size=0), "batch_size=0"),
+    ("train", dict(num_steps=-1), "num_steps=-1"),
+    ("train", dict(beta_1=1.0), "beta_1"),
+    ("train", dict(strategy="tpu"), "strategy='tpu'"),
+])
+def test_invalid_settings_name_the_setting_and_value(section, changes, match):
+  config = config_lib.ExperimentConfig()
+  config = dataclasses.replace(
+      config, **{section: dataclasses.replace(getattr(config, section),
+                                              **changes)})
+  with pytest.raises(ValueError, match=match):
+    config.validate()
+
+
+def test_batch_must_split_evenly_over_replicas():
+  config = config_lib.ExperimentConfig(
+      train=config_lib.TrainConfig(batch_size=101))
+  with pytest.raises(ValueError, match="not divisible by the 2 replicas"):
+    config.validate(num_replicas=2)
+
+
+def test_num_steps_may_change_on_resume_but_model_settings_may_not():
+  saved = config_lib.ExperimentConfig()
+  longer = dataclasses.replace(
+      saved, train=dataclasses.replace(saved.train, num_steps=99999))
+  assert config_lib.conflicts(saved, longer) == []
+  other = dataclasses.replace(
+      saved, model=dataclasses.replace(saved.model, net_width=2.0))
+  assert config_lib.conflicts(saved, other) == [
+      "net_width: saved 1.0, requested 2.0"]
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))
