@@ -1,0 +1,231 @@
+r"""Scores generated images through a classifier trained on the dataset.
+
+    python -m apps.evaluate --workdir=DIR [--num_samples=500 --seed=0]
+    python -m apps.evaluate --samples=samples.npz [--dataset=digits]
+
+Samples `--num_samples` images from a trained workdir (the same images as
+`apps.sample --seed=S` with its default --batch_size), or reads `images`
+(float32 [N, S, S, C] in [0, 1]) from an `apps.sample` .npz file. A small
+classifier is trained once on the dataset's train split and cached (see
+`tfgen.metrics.classifier`). Prints one JSON object:
+
+  {"samples": {...}, "real_test_images": {...}, "classifier_test_accuracy",
+   "dataset", "image_size", "source", "notes"}
+
+where both rows hold classifier_score (exp E_x KL(p(y|x) || p(y)), in
+[1, classes]), classes_covered (classes that are the top label of >= 3% of the
+images), mean_top_probability, frechet_distance (in the classifier's
+penultimate features, against the test split), nearest_train_distance (mean L2
+distance in [0, 1] pixels to the closest training image) and num_images.
+Values outside [0, 1] (unclipped chains) are clipped, as a PNG would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import app
+from absl import flags
+import numpy as np
+
+WORKDIR = flags.DEFINE_string("workdir", None, "Trained workdir to sample "
+                              "from (or pass --samples).")
+SAMPLES = flags.DEFINE_string("samples", None, ".npz file from apps.sample "
+                              "holding `images` float32 [N, S, S, C] in "
+                              "[0, 1] (or pass --workdir).")
+DATASET = flags.DEFINE_string("dataset", None, "Labelled dataset the images "
+                              "imitate. Default: the workdir's, else digits.")
+IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Image side; checked "
+                                  "against the workdir / samples if given.")
+NUM_SAMPLES = flags.DEFINE_integer("num_samples", 500, "Images to sample "
+                                   "from --workdir.")
+SEED = flags.DEFINE_integer("seed", 0, "Sampling seed for --workdir.")
+CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Folder of cached "
+                                "classifiers. Default: $TFGEN_CACHE_DIR, else "
+                                "~/.cache/tfgen/classifiers.")
+DATA_DIR = flags.DEFINE_string("data_dir", None, "tfds data_dir. Default: "
+                               "the workdir's.")
+OUTPUT = flags.DEFINE_string("output", None, "Also write the JSON here.")
+
+DEFAULT_DATASET = "digits"
+# apps.sample's default --batch_size: the same chunks give the same images.
+SAMPLE_BATCH_SIZE = 500
+# Values this far outside [0, 1] mean another convention, not unclipped chains.
+RANGE_SLACK = 0.5
+NOTES = (
+    "real_test_images scores the dataset's test split as the reference; its "
+    "frechet_distance is between the even- and odd-indexed halves of the "
+    "test split (against itself it would be 0), while the samples' is "
+    "against the whole test split. The Frechet distance is biased upwards "
+    "for small sets, so compare numbers of similar num_images.")
+
+
+def read_samples(path: str) -> np.ndarray:
+  """`images` of an apps.sample .npz: checked, clipped, mapped to [-1, 1].
+
+  Returns float32 [N, S, S, C] in [-1, 1]; raises app.UsageError naming
+  --samples for a missing or unreadable file or a wrong shape, dtype or range.
+  """
+  if not os.path.isfile(path):
+    raise app.UsageError(f"--samples={path!r} does not exist. Write one with "
+                         "`python -m apps.sample --workdir=DIR "
+                         "--output=FILE.npz`.")
+  try:
+    archive = np.load(path, allow_pickle=False)
+  except (OSError, ValueError, zipfile.BadZipFile) as error:
+    raise app.UsageError(f"--samples={path!r} is not a readable .npz file "
+                         f"({error}); write it with apps.sample or "
+                         "numpy.savez(path, images=...).") from error
+  if not isinstance(archive, np.lib.npyio.NpzFile):
+    raise app.UsageError(f"--samples={path!r} holds a single array, not an "
+                         ".npz archive; save it with numpy.savez(path, "
+                         "images=...).")
+  with archive:
+    if "images" not in archive.files:
+      raise app.UsageError(
+          f"--samples={path!r} holds {sorted(archive.files)} but no 'images' "
+          "array; save float32 [N, S, S, C] images in [0, 1] under the name "
+          "'images'.")
+    images = archive["images"]
+  if (images.ndim != 4 or images.shape[1] != images.shape[2]
+      or images.shape[3] not in (1, 3) or images.shape[0] < 2):
+    raise app.UsageError(
+        f"--samples={path!r}: 'images' has shape {images.shape}, but must be "
+        "[N, S, S, C] with N >= 2 square images and C = 1 or 3 channels.")
+  if not np.issubdtype(images.dtype, np.floating):
+    raise app.UsageError(
+        f"--samples={path!r}: 'images' has dtype {images.dtype}, but must be "
+        "float in [0, 1] (divide uint8 images by 255).")
+  if not np.all(np.isfinite(images)):
+    raise app.UsageError(f"--samples={path!r}: 'images' holds NaN or inf "
+                         "values; the sampler diverged.")
+  low, high = float(images.min()), float(images.max())
+  if low < -RANGE_SLACK or high > 1.0 + RANGE_SLACK:
+    raise app.UsageError(
+        f"--samples={path!r}: 'images' lie in [{low:.3g}, {high:.3g}], but "
+        "must lie in [0, 1] (map [-1, 1] images with (x + 1) / 2, [0, 255] "
+        "ones with x / 255).")
+  return np.clip(images.astype(np.float32), 0.0, 1.0) * 2.0 - 1.0
+
+
+def load_workdir(workdir: str):
+  """(model, config, step) of a trained workdir, or app.UsageError."""
+  from tfgen.train import workdir as workdir_lib
+  try:
+    return workdir_lib.load_model(workdir)
+  except ValueError as error:  # CheckpointError is a ValueError too.
+    raise app.UsageError(f"--workdir={workdir!r}: {error}") from error
+
+
+def draw_samples(model, num_samples: int, seed: int) -> np.ndarray:
+  """`model`'s finest-grid samples, float32 [N, S, S, C] clipped to [-1, 1]."""
+  chunks = []
+  for start in range(0, num_samples, SAMPLE_BATCH_SIZE):
+    count = min(SAMPLE_BATCH_SIZE, num_samples - start)
+    chunks.append(np.asarray(model.sample(count, seed=(seed, start))[-1]))
+  return np.clip(np.concatenate(chunks), -1.0, 1.0).astype(np.float32)
+
+
+def check_dataset(dataset: str, channels: int) -> None:
+  """UsageError unless `dataset` is known, labelled and has `channels`."""
+  from tfgen import data
+  try:
+    data.validate_name(dataset)
+  except ValueError as error:
+    raise app.UsageError(f"--dataset: {error}") from error
+  if data.num_classes(dataset) == 0:
+    raise app.UsageError(
+        f"--dataset={dataset!r} has no class labels, but the evaluation "
+        "trains a classifier on them; pass the labelled dataset the images "
+        "imitate, e.g. --dataset=digits, mnist, cifar10 or svhn_cropped.")
+  expected = data.num_channels(dataset)
+  if channels != expected:
+    raise app.UsageError(
+        f"--dataset={dataset!r} has {expected}-channel images, but the "
+        f"images to score have {channels}; pass the dataset they were "
+        "trained on.")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}.")
+  if bool(WORKDIR.value) == bool(SAMPLES.value):
+    raise app.UsageError(
+        f"Pass exactly one of --workdir (got {WORKDIR.value!r}) and --samples "
+        f"(got {SAMPLES.value!r}): a trained workdir to sample from, or an "
+        ".npz file of images.")
+  if NUM_SAMPLES.value <= 0:
+    raise app.UsageError(f"--num_samples={NUM_SAMPLES.value} must be "
+                         "positive, e.g. 500.")
+  if IMAGE_SIZE.value is not None and IMAGE_SIZE.value <= 0:
+    raise app.UsageError(f"--image_size={IMAGE_SIZE.value} must be positive.")
+  data_dir = DATA_DIR.value
+  if SAMPLES.value:
+    for flag in (NUM_SAMPLES, SEED):
+      if flags.FLAGS[flag.name].present:
+        raise app.UsageError(
+            f"--{flag.name}={flag.value} only applies to --workdir; "
+            "--samples scores every image in the file. Drop it.")
+    images = read_samples(SAMPLES.value)
+    dataset = DATASET.value or DEFAULT_DATASET
+    image_size, channels = images.shape[1], images.shape[3]
+    source = {"samples": os.path.abspath(SAMPLES.value)}
+    where = f"the images in --samples={SAMPLES.value!r}"
+  else:
+    if NUM_SAMPLES.value < 2:
+      raise app.UsageError(f"--num_samples={NUM_SAMPLES.value} is too few: "
+                           "the Frechet distance needs >= 2, e.g. 500.")
+    model, config, step = load_workdir(WORKDIR.value)
+    dataset = DATASET.value or config.data.dataset
+    data_dir = data_dir or config.data.data_dir
+    image_size, channels = config.data.image_size, config.data.channels
+    source = {"workdir": os.path.abspath(WORKDIR.value), "step": step,
+              "seed": SEED.value}
+    where = f"the model in --workdir={WORKDIR.value!r}"
+  image_size = int(image_size)
+  if IMAGE_SIZE.value is not None and IMAGE_SIZE.value != image_size:
+    raise app.UsageError(
+        f"--image_size={IMAGE_SIZE.value} does not match {where}, which are "
+        f"{image_size}x{image_size}; drop --image_size or pass "
+        f"--image_size={image_size}.")
+  check_dataset(dataset, int(channels))
+  if WORKDIR.value:  # Checked first: sampling is the slow part.
+    images = draw_samples(model, NUM_SAMPLES.value, SEED.value)
+
+  from tfgen import data
+  from tfgen.metrics import classifier
+  from tfgen.metrics import sample_quality
+  bundle = classifier.get_classifier(dataset, image_size, CACHE_DIR.value,
+                                     data_dir=data_dir)
+  train_images, _ = data.arrays(dataset, "train", image_size,
+                                data_dir=data_dir)
+  test_images, _ = data.arrays(dataset, "test", image_size, data_dir=data_dir)
+  result = {
+      "samples": sample_quality.evaluate_images(images, bundle, test_images,
+                                                train_images),
+      "real_test_images": sample_quality.evaluate_real_images(
+          test_images, bundle, train_images),
+      "classifier_test_accuracy": bundle.test_accuracy,
+      "dataset": dataset,
+      "image_size": image_size,
+      "source": source,
+      "notes": NOTES,
+  }
+  text = json.dumps(result, indent=2)
+  if OUTPUT.value:
+    folder = os.path.dirname(os.path.abspath(OUTPUT.value))
+    os.makedirs(folder, exist_ok=True)
+    tmp = OUTPUT.value + ".tmp"
+    with open(tmp, "w") as f:
+      f.write(text + "\n")
+    os.replace(tmp, OUTPUT.value)
+  print(text)
+
+
+if __name__ == "__main__":
+  app.run(main)

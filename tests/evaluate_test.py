@@ -1,0 +1,167 @@
+"""`python -m apps.evaluate`: JSON scores of sample files and workdirs."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tfgen import data
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGE_SIZE = 8  # The bundled digits' own size: the quickest classifier.
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp("classifiers"))
+
+
+def run(*args, cache_dir, code=None):
+  """Runs apps.evaluate (or `code`) in a fresh process with a private cache."""
+  env = dict(os.environ, TFGEN_CACHE_DIR=cache_dir)
+  command = ["-c", code, *args] if code else ["-m", "apps.evaluate", *args]
+  return subprocess.run([sys.executable, *command], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=300)
+
+
+def write_images(path, images):
+  np.savez(path, images=images)
+  return str(path)
+
+
+@pytest.fixture(scope="module")
+def real_digits_file(tmp_path_factory):
+  """The real test digits in [0, 1], as apps.sample writes samples."""
+  images, _ = data.arrays("digits", "test", IMAGE_SIZE)
+  folder = tmp_path_factory.mktemp("samples")
+  return write_images(folder / "real.npz", (images + 1.0) / 2.0)
+
+
+def test_evaluate_app_scores_real_digits_as_confident(real_digits_file,
+                                                      cache_dir, tmp_path):
+  output = str(tmp_path / "scores.json")
+  result = run(f"--samples={real_digits_file}", f"--output={output}",
+               cache_dir=cache_dir)
+  assert result.returncode == 0, result.stderr[-3000:]
+  scores = json.loads(result.stdout)
+  with open(output) as f:
+    assert json.load(f) == scores
+  assert scores["dataset"] == "digits"
+  assert scores["image_size"] == IMAGE_SIZE
+  assert scores["classifier_test_accuracy"] > 0.93
+  samples, real = scores["samples"], scores["real_test_images"]
+  assert samples["classifier_score"] > 5.0
+  assert samples["classes_covered"] == 10
+  assert samples["mean_top_probability"] > 0.8
+  # The samples are the test split itself: distance 0 to it, while the
+  # reference compares two halves of it.
+  assert samples["frechet_distance"] == pytest.approx(0.0, abs=1e-6)
+  assert real["frechet_distance"] > 0.0
+  assert samples["num_images"] == real["num_images"] == 359
+  assert 0.0 < samples["nearest_train_distance"] < np.sqrt(IMAGE_SIZE**2)
+  assert "halves" in scores["notes"]
+
+
+def test_evaluate_app_scores_noise_far_below_real_digits(cache_dir, tmp_path):
+  noise = np.random.default_rng(0).uniform(
+      0, 1, size=(200, IMAGE_SIZE, IMAGE_SIZE, 1)).astype(np.float32)
+  result = run(f"--samples={write_images(tmp_path / 'noise.npz', noise)}",
+               "--dataset=digits", cache_dir=cache_dir)
+  assert result.returncode == 0, result.stderr[-3000:]
+  scores = json.loads(result.stdout)
+  samples, real = scores["samples"], scores["real_test_images"]
+  assert samples["classifier_score"] < real["classifier_score"]
+  assert samples["frechet_distance"] > 10 * real["frechet_distance"]
+  assert (samples["nearest_train_distance"]
+          > 2 * real["nearest_train_distance"])
+
+
+# apps.evaluate's main with a stand-in trained model whose samples are real
+# test digits: checks the --workdir path without minutes of training.
+FAKE_WORKDIR = textwrap.dedent("""
+    import sys
+    from types import SimpleNamespace
+    from absl import app
+    import numpy as np
+    from apps import evaluate
+    from tfgen import data
+    from tfgen.train import workdir as workdir_lib
+
+    class FakeModel:
+      def sample(self, num_samples, seed):
+        images, _ = data.arrays("digits", "test", 8)
+        start = seed[1]
+        return [images[start:start + num_samples, :4, :4],
+                images[start:start + num_samples]]
+
+    def load_model(path):
+      if path != "trained":
+        raise ValueError(f"workdir={path!r} has no config.json")
+      config = SimpleNamespace(data=SimpleNamespace(
+          dataset="digits", image_size=8, data_dir=None, channels=1))
+      return FakeModel(), config, 7
+
+    workdir_lib.load_model = load_model
+    app.run(evaluate.main)
+""")
+
+
+def test_evaluate_app_samples_a_trained_workdir(cache_dir):
+  result = run("--workdir=trained", "--num_samples=300", "--seed=0",
+               cache_dir=cache_dir, code=FAKE_WORKDIR)
+  assert result.returncode == 0, result.stderr[-3000:]
+  scores = json.loads(result.stdout)
+  assert scores["source"]["step"] == 7
+  assert scores["dataset"] == "digits" and scores["image_size"] == 8
+  assert scores["samples"]["num_images"] == 300
+  assert scores["samples"]["classifier_score"] > 5.0
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--workdir=empty"], "--workdir='empty': workdir='empty' has no config"),
+    (["--workdir=trained", "--image_size=16"],
+     "--image_size=16 does not match the model in --workdir='trained'"),
+])
+def test_evaluate_app_reports_an_unusable_workdir(args, expected, cache_dir):
+  result = run(*args, cache_dir=cache_dir, code=FAKE_WORKDIR)
+  assert result.returncode != 0
+  assert expected in result.stderr, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("args, images, expected", [
+    (["--samples={missing}"], None, "does not exist"),
+    ([], None, "exactly one of --workdir"),
+    (["--samples={file}", "--workdir=w"], "ok", "exactly one of --workdir"),
+    (["--workdir=w", "--num_samples=0"], None, "--num_samples=0 must be"),
+    (["--samples={file}"], "flat", "has shape (4, 8, 8), but must be"),
+    (["--samples={file}"], "bytes", "divide uint8 images by 255"),
+    (["--samples={file}"], "minus_one", "map [-1, 1] images"),
+    (["--samples={file}", "--image_size=16"], "ok",
+     "--image_size=16 does not match"),
+    (["--samples={file}", "--dataset=nope"], "ok", "--dataset: dataset='nope'"),
+    (["--samples={file}", "--dataset=celeb_a"], "ok",
+     "--dataset='celeb_a' has no class labels"),
+    (["--samples={file}", "--dataset=cifar10"], "ok", "3-channel images"),
+])
+def test_evaluate_app_rejects_bad_input(args, images, expected, tmp_path,
+                                        cache_dir):
+  shape = (4, IMAGE_SIZE, IMAGE_SIZE, 1)
+  arrays = {"ok": np.full(shape, 0.5, np.float32),
+            "flat": np.zeros(shape[:3], np.float32),
+            "bytes": np.zeros(shape, np.uint8),
+            "minus_one": -np.ones(shape, np.float32)}
+  file = str(tmp_path / "samples.npz")
+  if images:
+    write_images(file, arrays[images])
+  args = [a.format(file=file, missing=tmp_path / "missing.npz") for a in args]
+  result = run(*args, cache_dir=cache_dir)
+  assert result.returncode != 0
+  assert expected in result.stderr, result.stderr[-3000:]
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))
