@@ -4,7 +4,7 @@ r"""Scores generated images through a classifier trained on the dataset.
     python -m apps.evaluate --samples=samples.npz [--dataset=digits]
 
 Samples `--num_samples` images from a trained workdir (the same images as
-`apps.sample --seed=S` with its default --batch_size), or reads `images`
+`apps.sample --seed=S`), or reads `images`
 (float32 [N, S, S, C] in [0, 1]) from an `apps.sample` .npz file. A small
 classifier is trained once on the dataset's train split and cached (see
 `tfgen.metrics.classifier`). Prints one JSON object:
@@ -53,7 +53,7 @@ DATA_DIR = flags.DEFINE_string("data_dir", None, "tfds data_dir. Default: "
 OUTPUT = flags.DEFINE_string("output", None, "Also write the JSON here.")
 
 DEFAULT_DATASET = "digits"
-# apps.sample's default --batch_size: the same chunks give the same images.
+# Images per sampler call (memory bound); chunking does not change them.
 SAMPLE_BATCH_SIZE = 500
 # Values this far outside [0, 1] mean another convention, not unclipped chains.
 RANGE_SLACK = 0.5
@@ -127,7 +127,8 @@ def draw_samples(model, num_samples: int, seed: int) -> np.ndarray:
   chunks = []
   for start in range(0, num_samples, SAMPLE_BATCH_SIZE):
     count = min(SAMPLE_BATCH_SIZE, num_samples - start)
-    chunks.append(np.asarray(model.sample(count, seed=(seed, start))[-1]))
+    chunks.append(np.asarray(
+        model.sample(count, seed=seed, first_index=start)[-1]))
   return np.clip(np.concatenate(chunks), -1.0, 1.0).astype(np.float32)
 
 

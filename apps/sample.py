@@ -49,7 +49,7 @@ def main(argv):
   chunks = []
   for start in range(0, NUM_SAMPLES.value, BATCH_SIZE.value):
     count = min(BATCH_SIZE.value, NUM_SAMPLES.value - start)
-    grids = model.sample(count, seed=(SEED.value, start))
+    grids = model.sample(count, seed=SEED.value, first_index=start)
     chunks.append([(g.numpy() + 1.0) / 2.0 for g in grids])
   per_grid = [np.concatenate(parts) for parts in zip(*chunks)]
   arrays = {f"grid{size}": images.astype(np.float32)

@@ -92,9 +92,9 @@ FAKE_WORKDIR = textwrap.dedent("""
     from tfgen.train import workdir as workdir_lib
 
     class FakeModel:
-      def sample(self, num_samples, seed):
+      def sample(self, num_samples, seed, first_index=0):
         images, _ = data.arrays("digits", "test", 8)
-        start = seed[1]
+        start = first_index
         return [images[start:start + num_samples, :4, :4],
                 images[start:start + num_samples]]
 

@@ -118,8 +118,8 @@ def test_one_step_is_the_papers_update():
   noise = tf.constant([[0.5, -1.0], [2.0, 0.25], [0.0, 1.0]])
   seen = {}
 
-  def noise_fn(shape, seed):
-    seen["shape"], seen["seed"] = shape, seed
+  def noise_fn(shape, seed, step):
+    seen["shape"], seen["seed"], seen["step"] = shape, seed, step
     return noise
 
   kernel = langevin.LangevinKernel(

@@ -38,7 +38,7 @@ class MultigridConfig:
   grid_sizes: tuple[int, ...] = (1, 4, 16)
   num_langevin_steps: tuple[int, ...] = (30,)
   step_size: tuple[float, ...] = (0.3,)
-  noise_scale: tuple[float, ...] = (1.0,)
+  noise_scale: tuple[float, ...] = (0.3, 0.0)
   reference_stddev: float = 1.0
   clip_samples: bool = True
   net_width: float = 1.0
@@ -51,7 +51,7 @@ class TrainConfig:
   """Optimisation, distribution, checkpoint and logging settings."""
   num_steps: int = 4000
   batch_size: int = 100
-  learning_rate: float = 3e-4
+  learning_rate: float = 5e-4
   beta_1: float = 0.5
   seed: int = 0
   strategy: str = "default"

@@ -7,7 +7,8 @@ The update is the one of Gao et al. (2018), with the papers' step size delta:
 `noise_scale=1` is Langevin dynamics proper (TFP's `UncalibratedLangevin`
 with its `step_size = delta**2`), `noise_scale=0` is the official multigrid
 code's noise-free gradient ascent. `clip_range=(lo, hi)` clips every state to
-the data range after each step. The kernel is uncalibrated (no Metropolis
+the data range after each step, and `constraint_fn` projects it (e.g. clamps
+the observed pixels of an inpainting chain). The kernel is uncalibrated (no Metropolis
 correction), like the paper's finite-step sampler.
 """
 
@@ -20,11 +21,17 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 LangevinResults = collections.namedtuple(
-    "LangevinResults", ["target_log_prob", "grads_target_log_prob"])
+    "LangevinResults", ["target_log_prob", "grads_target_log_prob", "step"])
 
 
-def standard_normal_noise(shape: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-  """Default noise source: stateless N(0, 1) of `shape` from an int32[2] seed."""
+def standard_normal_noise(shape: tf.Tensor, seed: tf.Tensor,
+                          step: tf.Tensor = None) -> tf.Tensor:
+  """Default noise source: stateless N(0, 1) of `shape` from an int32[2] seed.
+
+  `step` (the number of steps taken so far) is unused here; noise sources
+  that pre-draw noise per example index it instead of the seed.
+  """
+  del step
   return tf.random.stateless_normal(shape, seed=seed)
 
 
@@ -42,8 +49,9 @@ class LangevinKernel(tfp.mcmc.TransitionKernel):
                step_size: float,
                noise_scale: float = 1.0,
                clip_range: Optional[tuple[float, float]] = None,
-               noise_fn: Callable[[tf.Tensor, tf.Tensor],
-                                  tf.Tensor] = standard_normal_noise,
+               noise_fn: Callable[..., tf.Tensor] = standard_normal_noise,
+               constraint_fn: Optional[Callable[[tf.Tensor],
+                                                tf.Tensor]] = None,
                name: Optional[str] = None):
     """Creates the kernel.
 
@@ -52,8 +60,12 @@ class LangevinKernel(tfp.mcmc.TransitionKernel):
       step_size: the papers' delta (> 0).
       noise_scale: multiplier of the injected noise (>= 0; 0 = noise-free).
       clip_range: optional (low, high) the state is clipped to after a step.
-      noise_fn: (shape, seed) -> N(0, I) noise; replaceable so that a
-        distributed caller can draw one global batch of noise and slice it.
+      noise_fn: (shape, seed, step) -> N(0, I) noise of `shape`; `step` is
+        the number of steps taken before this one. Replaceable so that a
+        distributed caller can draw one global batch of noise and slice it,
+        or a sampler can pre-draw noise per example.
+      constraint_fn: optional state -> state projection applied after every
+        update (after clipping), e.g. clamping observed pixels.
       name: name scope of the ops.
     """
     if not step_size > 0:
@@ -66,7 +78,7 @@ class LangevinKernel(tfp.mcmc.TransitionKernel):
     self._parameters = dict(
         target_log_prob_fn=target_log_prob_fn, step_size=step_size,
         noise_scale=noise_scale, clip_range=clip_range, noise_fn=noise_fn,
-        name=name)
+        constraint_fn=constraint_fn, name=name)
 
   @property
   def target_log_prob_fn(self):
@@ -102,14 +114,18 @@ class LangevinKernel(tfp.mcmc.TransitionKernel):
                     previous_kernel_results.grads_target_log_prob)
       if self.noise_scale:
         seed = tfp.random.sanitize_seed(seed)
-        noise = self._parameters["noise_fn"](tf.shape(current_state), seed)
+        noise = self._parameters["noise_fn"](
+            tf.shape(current_state), seed, previous_kernel_results.step)
         next_state += self.noise_scale * step_size * noise
       if self.clip_range is not None:
         next_state = tf.clip_by_value(next_state, *self.clip_range)
+      if self._parameters["constraint_fn"] is not None:
+        next_state = self._parameters["constraint_fn"](next_state)
       log_prob, grads = self._log_prob_and_grad(next_state)
-      return next_state, LangevinResults(log_prob, grads)
+      return next_state, LangevinResults(log_prob, grads,
+                                         previous_kernel_results.step + 1)
 
   def bootstrap_results(self, init_state):
     with tf.name_scope("langevin_bootstrap_results"):
       log_prob, grads = self._log_prob_and_grad(init_state)
-      return LangevinResults(log_prob, grads)
+      return LangevinResults(log_prob, grads, tf.constant(0, tf.int32))

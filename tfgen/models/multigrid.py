@@ -144,8 +144,12 @@ class MultigridEBM(keras.Model):
     self.start_bank_count = self.add_weight(
         shape=(), initializer="zeros", dtype="int32", trainable=False,
         name="start_bank_count")
-    self._compiled_sample = runner.compile_fn(self._sample_graph,
+    self._compiled_sample = runner.compile_fn(self.sample_from_seeds,
                                               self.sampler_jit_compile)
+    self._compiled_sample_from = runner.compile_fn(
+        lambda pairs, starts: self.sample_from_seeds(pairs,
+                                                     start_images=starts),
+        self.sampler_jit_compile)
     self.built = True
 
   # ---- energies ----------------------------------------------------------
@@ -164,35 +168,153 @@ class MultigridEBM(keras.Model):
     return (self.score(images, grid_index) -
             square_norm / (2.0 * self.reference_stddev**2))
 
-  def kernel(self, grid_index: int, noise_fn=langevin.standard_normal_noise):
+  def kernel(self, grid_index: int, noise_fn=langevin.standard_normal_noise,
+             constraint_fn=None):
     """The Langevin kernel targeting grid `grid_index`'s log p."""
     return langevin.LangevinKernel(
         lambda x: self.log_prob(x, grid_index),
         step_size=self.step_size[grid_index],
         noise_scale=self.noise_scale[grid_index],
         clip_range=(-1.0, 1.0) if self.clip_samples else None,
-        noise_fn=noise_fn)
+        noise_fn=noise_fn, constraint_fn=constraint_fn)
 
   # ---- synthesis ---------------------------------------------------------
   def synthesize(self, start_images: tf.Tensor, seed: tf.Tensor,
-                 noise_fn=langevin.standard_normal_noise) -> list[tf.Tensor]:
+                 noise_fn=langevin.standard_normal_noise,
+                 constraint_fns: Optional[Sequence] = None,
+                 num_langevin_steps: Optional[Sequence[int]] = None,
+                 ) -> list[tf.Tensor]:
     """Coarse-to-fine chains from `start_images` [B, g0, g0, C].
 
-    Returns [start, grid1 sample, ..., finest sample], each [B, g, g, C].
+    Args:
+      start_images: the chains' start on the first grid.
+      seed: int32[2] seed of the chains (folded with the grid index).
+      noise_fn: one noise source for every grid, or a list with one per model
+        grid (see `LangevinKernel`).
+      constraint_fns: optional list, per model grid, of state -> state
+        projections applied to the up-sampled start and after every step.
+      num_langevin_steps: optional per-grid step counts (default: the
+        model's).
+
+    Returns:
+      [start, grid1 sample, ..., finest sample], each [B, g, g, C].
     """
+    steps = num_langevin_steps or self.num_langevin_steps
+    noise_fns = (list(noise_fn) if isinstance(noise_fn, (list, tuple))
+                 else [noise_fn] * len(self.model_grids))
+    constraint_fns = constraint_fns or [None] * len(self.model_grids)
     images = [start_images]
     state = start_images
     for index, size in enumerate(self.model_grids):
       state = pyramid.upsample(state, size)
-      result = runner.run_chain(
-          self.kernel(index, noise_fn), state, self.num_langevin_steps[index],
-          runner.fold_in(seed, index))
+      if constraint_fns[index] is not None:
+        state = constraint_fns[index](state)
+      kernel = self.kernel(index, noise_fns[index], constraint_fns[index])
+      result = runner.run_chain(kernel, state, steps[index],
+                                runner.fold_in(seed, index))
       state = result.state
       images.append(state)
     return images
 
-  def _sample_graph(self, start_images, seed):
-    return self.synthesize(start_images, seed)
+  def _serving_steps(self, num_langevin_steps) -> tuple[int, ...]:
+    if num_langevin_steps is None:
+      return self.num_langevin_steps
+    return _per_grid(num_langevin_steps, len(self.model_grids),
+                     "num_langevin_steps", int)
+
+  def _per_example_noise(self, seed_pairs: tf.Tensor,
+                         steps: Sequence[int]) -> tuple:
+    """Draws each example's start index and noise from its own seed.
+
+    Returns (start_index [B] int32, noise_fns per model grid). Each row
+    depends only on its seed pair, so an example's chain is the same in any
+    batch (what a serving request with per-instance seeds needs).
+    """
+    sizes = self.model_grids
+    noisy = [i for i in range(len(sizes))
+             if self.noise_scale[i] > 0 and steps[i] > 0]
+    bank_count = tf.maximum(self.start_bank_count, 1)
+
+    def draw(pair):
+      index = tf.random.stateless_uniform(
+          [], seed=runner.fold_in(pair, -1), minval=0, maxval=bank_count,
+          dtype=tf.int32)
+      noises = [tf.random.stateless_normal(
+          [steps[i], sizes[i], sizes[i], self.channels],
+          seed=runner.fold_in(pair, i)) for i in noisy]
+      return index, noises
+
+    signature = (tf.TensorSpec([], tf.int32),
+                 [tf.TensorSpec([steps[i], sizes[i], sizes[i], self.channels],
+                                tf.float32) for i in noisy])
+    index, noises = tf.map_fn(draw, seed_pairs, fn_output_signature=signature)
+    noise_fns = [langevin.standard_normal_noise] * len(sizes)
+    for i, bank in zip(noisy, noises):
+      noise_fns[i] = (lambda bank: lambda shape, seed, step: tf.gather(
+          bank, step, axis=1))(bank)
+    return index, noise_fns
+
+  def sample_from_seeds(self, seeds, num_langevin_steps=None,
+                        start_images: Optional[tf.Tensor] = None
+                        ) -> list[tf.Tensor]:
+    """Samples one image per seed; graph-traceable (for export).
+
+    Args:
+      seeds: int [B] per-instance seeds, or int32 [B, 2] seed pairs. Each
+        image depends only on its own seed.
+      num_langevin_steps: optional per-grid step counts (default: trained).
+      start_images: optional [B, g0, g0, C] starts (default: a training
+        image's start-grid average chosen by each seed).
+
+    Returns:
+      One [B, g, g, C] tensor in [-1, 1] per grid, coarse to fine.
+    """
+    pairs = seed_pairs(seeds)
+    steps = self._serving_steps(num_langevin_steps)
+    index, noise_fns = self._per_example_noise(pairs, steps)
+    if start_images is None:
+      start_images = tf.gather(self.start_bank, index)
+    return self.synthesize(start_images, tf.constant([0, 0]), noise_fns,
+                           num_langevin_steps=steps)
+
+  def inpaint_from_seeds(self, images: tf.Tensor, masks: tf.Tensor, seeds,
+                         num_langevin_steps=None) -> list[tf.Tensor]:
+    """Fills the missing pixels of `images`; graph-traceable (for export).
+
+    Coarse to fine, as in sampling, from the 1x1 average of the observed
+    pixels; at every grid the chain updates only the missing pixels and keeps
+    the observed ones (a coarse pixel is observed if all its pixels are).
+
+    Args:
+      images: [B, S, S, C] in [-1, 1] (missing pixels may hold anything).
+      masks: [B, S, S, 1] or [B, S, S, C], 1 = missing, 0 = observed.
+      seeds: int [B] per-image seeds or int32 [B, 2] pairs.
+      num_langevin_steps: optional per-grid step counts.
+
+    Returns:
+      One [B, g, g, C] tensor in [-1, 1] per grid; the last is the filled
+      image, equal to `images` wherever the mask is 0.
+    """
+    images = tf.convert_to_tensor(images, tf.float32)
+    observed = 1.0 - tf.broadcast_to(tf.cast(masks, tf.float32),
+                                     tf.shape(images))
+    pairs = seed_pairs(seeds)
+    steps = self._serving_steps(num_langevin_steps)
+    _, noise_fns = self._per_example_noise(pairs, steps)
+    known, values = [], []
+    for size in self.grid_sizes:
+      fraction = pyramid.downsample(observed, size)
+      mean = (pyramid.downsample(images * observed, size) /
+              tf.maximum(fraction, 1e-6))
+      known.append(tf.cast(fraction > 1.0 - 1e-4, tf.float32))
+      values.append(mean)
+
+    def clamp(index):
+      return lambda x: known[index] * values[index] + (1 - known[index]) * x
+
+    constraint_fns = [clamp(i + 1) for i in range(len(self.model_grids))]
+    return self.synthesize(values[0], tf.constant([0, 0]), noise_fns,
+                           constraint_fns, num_langevin_steps=steps)
 
   def adapt(self, data) -> None:
     """Keeps start-grid averages of training images for `sample`.
@@ -235,22 +357,35 @@ class MultigridEBM(keras.Model):
         maxval=self.start_bank_count, dtype=tf.int32)
     return tf.gather(self.start_bank, index)
 
-  def sample(self, num_samples: int, seed=(0, 0),
+  def example_seeds(self, seed, num_samples: int,
+                    first_index: int = 0) -> tf.Tensor:
+    """int32 [N, 2] seed pairs of examples first_index.. of a sampling call."""
+    seed = _as_seed(seed)
+    return tf.stack([runner.fold_in(seed, first_index + i)
+                     for i in range(num_samples)])
+
+  def sample(self, num_samples: int, seed=(0, 0), first_index: int = 0,
              start_images: Optional[tf.Tensor] = None) -> list[tf.Tensor]:
     """Samples `num_samples` images; returns one [N, g, g, C] tensor per grid.
 
-    `seed` is an int or int32[2]; the same seed gives the same images. Pass
+    `seed` is an int or int32[2]. Example i uses the seed pair
+    `example_seeds(seed, ...)[i]` and nothing else, so the same seed gives the
+    same images, and `sample(n, seed, first_index=k)` continues
+    `sample(k, seed)` (chunked sampling equals one big call). Pass
     `start_images` [N, g0, g0, C] to start from given coarse images instead
-    of random training images.
+    of random training images' averages.
     """
     if not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
       raise ValueError(f"num_samples={num_samples!r} must be a positive int.")
-    seed = _as_seed(seed)
+    if start_images is None and not self.is_adapted:
+      raise RuntimeError(
+          "The model has no start images: call model.adapt(train_images) or "
+          "train it (fit / apps.train) before sampling.")
+    pairs = self.example_seeds(seed, int(num_samples), int(first_index))
     if start_images is None:
-      start_images = self.start_images(int(num_samples),
-                                       runner.fold_in(seed, -1))
-    return self._compiled_sample(tf.convert_to_tensor(start_images, tf.float32),
-                                 seed)
+      return self._compiled_sample(pairs)
+    return self._compiled_sample_from(
+        pairs, tf.convert_to_tensor(start_images, tf.float32))
 
   # ---- training ----------------------------------------------------------
   def compile(self, optimizer=None, **kwargs):
@@ -302,7 +437,8 @@ class MultigridEBM(keras.Model):
     num_replicas = _num_replicas()
     local_batch = tf.shape(images)[0]
 
-    def global_noise(shape, step_seed):
+    def global_noise(shape, step_seed, step=None):
+      del step
       global_shape = tf.concat([[local_batch * num_replicas], shape[1:]], 0)
       return _replica_slice(tf.random.stateless_normal(global_shape, step_seed),
                             local_batch)
@@ -341,6 +477,20 @@ class MultigridEBM(keras.Model):
         clip_samples=self.clip_samples, net_width=self.net_width,
         activation=self.activation, start_bank_size=self.start_bank_size,
         seed=self.seed, jit_compile=self.sampler_jit_compile)
+
+
+def seed_pairs(seeds) -> tf.Tensor:
+  """Per-instance seeds: int [B] -> int32 [B, 2]; int32 [B, 2] unchanged.
+
+  A 64-bit seed s becomes the pair (s // 2**31 mod 2**31, s mod 2**31).
+  """
+  seeds = tf.convert_to_tensor(seeds)
+  if seeds.shape.rank == 2:
+    return tf.cast(seeds, tf.int32)
+  seeds = tf.cast(seeds, tf.int64)
+  high = tf.math.floormod(tf.math.floordiv(seeds, 2**31), 2**31)
+  low = tf.math.floormod(seeds, 2**31)
+  return tf.cast(tf.stack([high, low], axis=1), tf.int32)
 
 
 def _as_seed(seed) -> tf.Tensor:
