@@ -129,5 +129,17 @@ def test_validate_grid_sizes_rejects(grid_sizes, image_size, reason):
   assert reason in message
 
 
+def test_observed_pyramid_averages_only_observed_pixels():
+  images = tf.constant(np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1))
+  observed = np.ones((1, 4, 4, 1), np.float32)
+  observed[0, 0, 0, 0] = 0.0  # One missing pixel in the top-left block.
+  known, values = pyramid.observed_pyramid(images, tf.constant(observed),
+                                           (1, 2, 4))
+  np.testing.assert_array_equal(known[1][0, :, :, 0], [[0, 1], [1, 1]])
+  np.testing.assert_allclose(values[1][0, 0, 0, 0], (1 + 4 + 5) / 3)
+  np.testing.assert_allclose(values[0][0, 0, 0, 0], (120 - 0) / 15)
+  np.testing.assert_array_equal(known[2][..., 0], observed[..., 0])
+
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

@@ -57,6 +57,30 @@ def gaussian_pyramid(images: tf.Tensor,
   return [downsample(images, size) for size in grid_sizes]
 
 
+def observed_pyramid(images: tf.Tensor, observed: tf.Tensor,
+                     grid_sizes: Sequence[int]
+                     ) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
+  """Pyramid of a partly observed image, for inpainting.
+
+  Args:
+    images: [B, S, S, C]; values where `observed` is 0 are ignored.
+    observed: [B, S, S, C], 1 where a pixel is observed, 0 where missing.
+    grid_sizes: sizes to down-sample to, each dividing S.
+
+  Returns:
+    (known, values): per grid, `known` is 1 where every pixel of the block is
+    observed (0 otherwise) and `values` the mean of the block's observed
+    pixels (0 where none is).
+  """
+  known, values = [], []
+  for size in grid_sizes:
+    fraction = downsample(observed, size)
+    known.append(tf.cast(fraction > 1.0 - 1e-4, images.dtype))
+    values.append(downsample(images * observed, size) /
+                  tf.maximum(fraction, 1e-6))
+  return known, values
+
+
 def validate_grid_sizes(grid_sizes: Sequence[int], image_size: int) -> tuple:
   """Checks a grid list for the multigrid model and returns it as a tuple.
 

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from tfgen.data import pyramid
 from tfgen.mcmc import langevin
+from tfgen.mcmc import noise
 from tfgen.mcmc import runner
 from tfgen.nets import energy
 
@@ -43,19 +44,6 @@ def _per_grid(value, num_grids: int, name: str, kind=float) -> tuple:
     raise ValueError(f"{name}={list(values)} must have one value or one per "
                      f"model grid ({num_grids}).")
   return tuple(kind(v) for v in values)
-
-
-def _replica_slice(global_noise: tf.Tensor, local_batch: tf.Tensor) -> tf.Tensor:
-  """Rows of a global batch that belong to this replica."""
-  context = tf.distribute.get_replica_context()
-  replica_id = 0 if context is None else context.replica_id_in_sync_group
-  start = tf.cast(replica_id, tf.int32) * local_batch
-  return global_noise[start:start + local_batch]
-
-
-def _num_replicas() -> int:
-  context = tf.distribute.get_replica_context()
-  return 1 if context is None else context.num_replicas_in_sync
 
 
 class MultigridEBM(keras.Model):
@@ -222,37 +210,14 @@ class MultigridEBM(keras.Model):
     return _per_grid(num_langevin_steps, len(self.model_grids),
                      "num_langevin_steps", int)
 
-  def _per_example_noise(self, seed_pairs: tf.Tensor,
-                         steps: Sequence[int]) -> tuple:
-    """Draws each example's start index and noise from its own seed.
-
-    Returns (start_index [B] int32, noise_fns per model grid). Each row
-    depends only on its seed pair, so an example's chain is the same in any
-    batch (what a serving request with per-instance seeds needs).
-    """
-    sizes = self.model_grids
-    noisy = [i for i in range(len(sizes))
-             if self.noise_scale[i] > 0 and steps[i] > 0]
-    bank_count = tf.maximum(self.start_bank_count, 1)
-
-    def draw(pair):
-      index = tf.random.stateless_uniform(
-          [], seed=runner.fold_in(pair, -1), minval=0, maxval=bank_count,
-          dtype=tf.int32)
-      noises = [tf.random.stateless_normal(
-          [steps[i], sizes[i], sizes[i], self.channels],
-          seed=runner.fold_in(pair, i)) for i in noisy]
-      return index, noises
-
-    signature = (tf.TensorSpec([], tf.int32),
-                 [tf.TensorSpec([steps[i], sizes[i], sizes[i], self.channels],
-                                tf.float32) for i in noisy])
-    index, noises = tf.map_fn(draw, seed_pairs, fn_output_signature=signature)
-    noise_fns = [langevin.standard_normal_noise] * len(sizes)
-    for i, bank in zip(noisy, noises):
-      noise_fns[i] = (lambda bank: lambda shape, seed, step: tf.gather(
-          bank, step, axis=1))(bank)
-    return index, noise_fns
+  def _per_example_noise(self, pairs: tf.Tensor,
+                         steps: Sequence[int]) -> list:
+    """Noise sources per model grid drawn from each example's own seed."""
+    shapes = [[steps[i], size, size, self.channels]
+              if self.noise_scale[i] > 0 and steps[i] > 0 else None
+              for i, size in enumerate(self.model_grids)]
+    return [source or langevin.standard_normal_noise
+            for source in noise.per_example_noise(pairs, shapes)]
 
   def sample_from_seeds(self, seeds, num_langevin_steps=None,
                         start_images: Optional[tf.Tensor] = None
@@ -269,10 +234,11 @@ class MultigridEBM(keras.Model):
     Returns:
       One [B, g, g, C] tensor in [-1, 1] per grid, coarse to fine.
     """
-    pairs = seed_pairs(seeds)
+    pairs = noise.seed_pairs(seeds)
     steps = self._serving_steps(num_langevin_steps)
-    index, noise_fns = self._per_example_noise(pairs, steps)
+    noise_fns = self._per_example_noise(pairs, steps)
     if start_images is None:
+      index = noise.per_example_choice(pairs, self.start_bank_count)
       start_images = tf.gather(self.start_bank, index)
     return self.synthesize(start_images, tf.constant([0, 0]), noise_fns,
                            num_langevin_steps=steps)
@@ -298,16 +264,11 @@ class MultigridEBM(keras.Model):
     images = tf.convert_to_tensor(images, tf.float32)
     observed = 1.0 - tf.broadcast_to(tf.cast(masks, tf.float32),
                                      tf.shape(images))
-    pairs = seed_pairs(seeds)
+    pairs = noise.seed_pairs(seeds)
     steps = self._serving_steps(num_langevin_steps)
-    _, noise_fns = self._per_example_noise(pairs, steps)
-    known, values = [], []
-    for size in self.grid_sizes:
-      fraction = pyramid.downsample(observed, size)
-      mean = (pyramid.downsample(images * observed, size) /
-              tf.maximum(fraction, 1e-6))
-      known.append(tf.cast(fraction > 1.0 - 1e-4, tf.float32))
-      values.append(mean)
+    noise_fns = self._per_example_noise(pairs, steps)
+    known, values = pyramid.observed_pyramid(images, observed,
+                                             self.grid_sizes)
 
     def clamp(index):
       return lambda x: known[index] * values[index] + (1 - known[index]) * x
@@ -360,9 +321,7 @@ class MultigridEBM(keras.Model):
   def example_seeds(self, seed, num_samples: int,
                     first_index: int = 0) -> tf.Tensor:
     """int32 [N, 2] seed pairs of examples first_index.. of a sampling call."""
-    seed = _as_seed(seed)
-    return tf.stack([runner.fold_in(seed, first_index + i)
-                     for i in range(num_samples)])
+    return noise.example_seeds(seed, num_samples, first_index)
 
   def sample(self, num_samples: int, seed=(0, 0), first_index: int = 0,
              start_images: Optional[tf.Tensor] = None) -> list[tf.Tensor]:
@@ -434,15 +393,8 @@ class MultigridEBM(keras.Model):
       them over replicas for the global-batch gradient), metrics a dict of
       scalars, synthesized the list of per-grid synthesised images.
     """
-    num_replicas = _num_replicas()
-    local_batch = tf.shape(images)[0]
-
-    def global_noise(shape, step_seed, step=None):
-      del step
-      global_shape = tf.concat([[local_batch * num_replicas], shape[1:]], 0)
-      return _replica_slice(tf.random.stateless_normal(global_shape, step_seed),
-                            local_batch)
-
+    num_replicas = noise.num_replicas()
+    global_noise = noise.global_batch_noise(tf.shape(images)[0])
     observed = pyramid.gaussian_pyramid(images, self.grid_sizes)
     synthesized = self.synthesize(observed[0], seed, noise_fn=global_noise)
     synthesized = [tf.stop_gradient(s) for s in synthesized]
@@ -477,27 +429,3 @@ class MultigridEBM(keras.Model):
         clip_samples=self.clip_samples, net_width=self.net_width,
         activation=self.activation, start_bank_size=self.start_bank_size,
         seed=self.seed, jit_compile=self.sampler_jit_compile)
-
-
-def seed_pairs(seeds) -> tf.Tensor:
-  """Per-instance seeds: int [B] -> int32 [B, 2]; int32 [B, 2] unchanged.
-
-  A 64-bit seed s becomes the pair (s // 2**31 mod 2**31, s mod 2**31).
-  """
-  seeds = tf.convert_to_tensor(seeds)
-  if seeds.shape.rank == 2:
-    return tf.cast(seeds, tf.int32)
-  seeds = tf.cast(seeds, tf.int64)
-  high = tf.math.floormod(tf.math.floordiv(seeds, 2**31), 2**31)
-  low = tf.math.floormod(seeds, 2**31)
-  return tf.cast(tf.stack([high, low], axis=1), tf.int32)
-
-
-def _as_seed(seed) -> tf.Tensor:
-  """int or pair -> int32[2] tensor."""
-  if isinstance(seed, (int, np.integer)):
-    seed = (0, int(seed))
-  seed = tf.convert_to_tensor(seed)
-  if seed.shape != (2,):
-    raise ValueError(f"seed={seed.numpy().tolist()} must be an int or a pair.")
-  return tf.cast(seed, tf.int32)
