@@ -3,6 +3,12 @@ r"""Trains a tfgen model: `python -m apps.train --flagfile=CFG --workdir=DIR`.
 Flags given after `--flagfile` override it. Rerunning the same command resumes
 from the workdir's latest checkpoint; a workdir whose config.json disagrees
 with the flags is refused before any training.
+
+Exit status: 0 when trained to --num_steps; 1 for bad flags, TF_CONFIG or
+workdir, and when training diverged (see --on_divergence); 128 + the signal
+(143 SIGTERM, 130 Ctrl-C) when stopped by a signal after saving a
+checkpoint (rerun the same command to resume). --strategy=multi_worker
+reads TF_CONFIG: see docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -53,7 +59,9 @@ flags.DEFINE_integer("batch_size", _T.batch_size, "Global batch size.")
 flags.DEFINE_float("learning_rate", _T.learning_rate, "Adam learning rate.")
 flags.DEFINE_float("beta_1", _T.beta_1, "Adam beta_1.")
 flags.DEFINE_integer("seed", _T.seed, "Seed of data order and chains.")
-flags.DEFINE_string("strategy", _T.strategy, "default or mirrored.")
+flags.DEFINE_string("strategy", _T.strategy, "default (one device), mirrored "
+                    "(all GPUs of this host) or multi_worker (the hosts of "
+                    "TF_CONFIG; see docs/distributed.md).")
 flags.DEFINE_bool("jit_compile", _T.jit_compile,
                   "XLA-compile the sampler (slower on the CPUs measured).")
 flags.DEFINE_integer("checkpoint_every", _T.checkpoint_every,
@@ -66,6 +74,16 @@ flags.DEFINE_integer("num_sample_images", _T.num_sample_images,
                      "Images per sample grid.")
 flags.DEFINE_integer("max_checkpoints", _T.max_checkpoints,
                      "Checkpoints kept.")
+flags.DEFINE_string("on_divergence", _T.on_divergence,
+                    "On a NaN/inf metric: stop (exit 1 naming the step and "
+                    "quantity) or restore (reload the last good checkpoint, "
+                    "halve --divergence_backoff, continue).")
+flags.DEFINE_string("divergence_backoff", _T.divergence_backoff,
+                    "What --on_divergence=restore halves: step_size or "
+                    "learning_rate (kept in the checkpoint).")
+flags.DEFINE_integer("max_divergence_retries", _T.max_divergence_retries,
+                     "Restores per run before --on_divergence=restore gives "
+                     "up (exit 1).")
 flags.DEFINE_integer("num_cpu_devices", 0, "Split the CPU into this many "
                      "logical devices (for --strategy=mirrored without GPUs).")
 
@@ -108,7 +126,10 @@ def config_from_flags() -> config_lib.ExperimentConfig:
           summary_every=FLAGS.summary_every,
           sample_every=FLAGS.sample_every,
           num_sample_images=FLAGS.num_sample_images,
-          max_checkpoints=FLAGS.max_checkpoints))
+          max_checkpoints=FLAGS.max_checkpoints,
+          on_divergence=FLAGS.on_divergence,
+          divergence_backoff=FLAGS.divergence_backoff,
+          max_divergence_retries=FLAGS.max_divergence_retries))
 
 
 def main(argv):
@@ -128,6 +149,8 @@ def main(argv):
   if FLAGS.num_cpu_devices:
     strategy_lib.split_cpu(FLAGS.num_cpu_devices)
   try:
+    if config.train.strategy == "multi_worker":
+      strategy_lib.parse_tf_config()  # Before MultiWorkerMirroredStrategy.
     trainer = loop.Trainer(config, WORKDIR.value)
   except (ValueError, workdir_lib.CheckpointError) as error:
     raise app.UsageError(str(error)) from error
@@ -135,7 +158,13 @@ def main(argv):
     trainer.run()
   except loop.DivergenceError as error:
     sys.exit(f"ERROR: {error}")
+  if trainer.stopped_by:
+    sys.exit(128 + _SIGNAL_NUMBERS.get(trainer.stopped_by, 15))
   print(f"Done: {WORKDIR.value} at step {trainer.step}.")
+
+
+# Exit status 128 + N after a stop by signal N ('peer': another worker's).
+_SIGNAL_NUMBERS = {"SIGTERM": 15, "SIGINT": 2, "peer": 15}
 
 
 if __name__ == "__main__":

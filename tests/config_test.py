@@ -39,6 +39,10 @@ def test_unknown_json_settings_are_rejected():
     ("train", dict(num_steps=-1), "num_steps=-1"),
     ("train", dict(beta_1=1.0), "beta_1"),
     ("train", dict(strategy="tpu"), "strategy='tpu'"),
+    ("train", dict(on_divergence="retry"), "on_divergence='retry'"),
+    ("train", dict(divergence_backoff="momentum"),
+     "divergence_backoff='momentum'"),
+    ("train", dict(max_divergence_retries=-1), "max_divergence_retries=-1"),
 ])
 def test_invalid_settings_name_the_setting_and_value(section, changes, match):
   config = config_lib.ExperimentConfig()
@@ -65,6 +69,24 @@ def test_num_steps_may_change_on_resume_but_model_settings_may_not():
       saved, model=dataclasses.replace(saved.model, net_width=2.0))
   assert config_lib.conflicts(saved, other) == [
       "net_width: saved 1.0, requested 2.0"]
+
+
+
+def test_divergence_and_strategy_settings_may_change_on_resume():
+  saved = config_lib.ExperimentConfig()
+  changed = dataclasses.replace(saved, train=dataclasses.replace(
+      saved.train, strategy="multi_worker", on_divergence="restore",
+      divergence_backoff="learning_rate", max_divergence_retries=5))
+  assert config_lib.conflicts(saved, changed) == []
+
+
+def test_config_json_without_the_divergence_settings_gets_the_defaults():
+  values = config_lib.ExperimentConfig().to_dict()
+  for name in ("on_divergence", "divergence_backoff",
+               "max_divergence_retries"):
+    del values["train"][name]
+  assert config_lib.ExperimentConfig.from_dict(values).train == (
+      config_lib.TrainConfig())
 
 
 if __name__ == "__main__":

@@ -123,7 +123,11 @@ def test_find_divergence_names_only_non_finite_metrics():
   assert loop.find_divergence({"loss/grid4": 1.0}) is None
   assert loop.find_divergence(
       {"loss/grid4": 1.0, "score_observed/grid16": float("inf")}
-  ) == "score_observed/grid16=inf"
+  ) == "grid 16x16 first (score_observed/grid16=inf)"
+  assert loop.find_divergence(
+      {"loss/grid16": float("nan"), "sample_abs_max/grid4": float("inf")}
+  ) == "grid 4x4 first (loss/grid16=nan, sample_abs_max/grid4=inf)"
+  assert loop.find_divergence({"loss": float("nan")}) == "loss=nan"
 
 
 def test_load_model_of_an_empty_directory_says_to_train_first(tmp_path):

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from tfgen.train import strategy as strategy_lib
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = r"""
@@ -70,14 +72,26 @@ config = config_lib.ExperimentConfig(
     train=config_lib.TrainConfig(num_steps=2, batch_size=8, strategy="mirrored",
                                  checkpoint_every=1, sample_every=2,
                                  num_sample_images=4))
-trainer = loop.Trainer(config, sys.argv[1], printer=lambda _: None)
+losses = {}
+trainer = loop.Trainer(config, sys.argv[1] + "/mirrored", printer=lambda _: None,
+                       on_step=lambda s, m: losses.setdefault("mirrored", []
+                                                             ).append(m))
 metrics = trainer.run()
+# The same config on one device: the loop feeds replica r rows r*4..r*4+3 of
+# each global batch, so the losses must match.
+loop.Trainer(config, sys.argv[1] + "/one", strategy=tf.distribute.get_strategy(),
+             printer=lambda _: None,
+             on_step=lambda s, m: losses.setdefault("one", []).append(m)).run()
+loop_loss_diff = max(abs(a[k] - b[k]) for a, b in zip(losses["mirrored"],
+                                                      losses["one"])
+                     for k in a if k.startswith(("loss/", "score_")))
 print(json.dumps(dict(
     replicas=strategy.num_replicas_in_sync, grad_diff=grad_diff,
     grad_scale=grad_scale, sample_diff=sample_diff,
     replica_noise_diff=replica_noise_diff, loop_step=trainer.step,
     loop_replicas=trainer.strategy.num_replicas_in_sync,
-    loop_finite=all(np.isfinite(v) for v in metrics.values()))))
+    loop_finite=all(np.isfinite(v) for v in metrics.values()),
+    loop_loss_diff=loop_loss_diff, loop_steps=len(losses["one"]))))
 """
 
 
@@ -108,6 +122,40 @@ def test_training_loop_runs_under_mirrored_strategy(mirrored_report):
   assert mirrored_report["loop_replicas"] == 2
   assert mirrored_report["loop_step"] == 2
   assert mirrored_report["loop_finite"]
+
+
+def test_training_loop_under_mirrored_equals_one_device(mirrored_report):
+  assert mirrored_report["loop_steps"] == 2
+  assert mirrored_report["loop_loss_diff"] < 1e-5
+
+
+CLUSTER = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+
+
+@pytest.mark.parametrize("tf_config, match", [
+    (None, "needs the TF_CONFIG environment variable, which is not set"),
+    ("{cluster: 1}", "is not valid JSON"),
+    (json.dumps({"cluster": CLUSTER}), "needs a 'cluster' and a 'task'"),
+    (json.dumps({"cluster": dict(CLUSTER, ps=["h:1"]),
+                 "task": {"type": "worker", "index": 0}}),
+     r"has cluster roles \['ps'\]"),
+    (json.dumps({"cluster": CLUSTER, "task": {"type": "chief", "index": 0}}),
+     "task type 'chief' is not a role of the cluster"),
+    (json.dumps({"cluster": CLUSTER, "task": {"type": "worker", "index": 2}}),
+     r"task index 2 is not in \[0, 2\)"),
+])
+def test_bad_tf_config_is_refused_with_an_example(tf_config, match):
+  environ = {} if tf_config is None else {"TF_CONFIG": tf_config}
+  with pytest.raises(ValueError, match=match) as error:
+    strategy_lib.parse_tf_config(environ)
+  assert '"index": 1 on the second' in str(error.value)
+
+
+def test_valid_tf_config_is_returned_parsed():
+  value = {"cluster": dict(CLUSTER, chief=["127.0.0.1:3"]),
+           "task": {"type": "worker", "index": 1}}
+  assert strategy_lib.parse_tf_config(
+      {"TF_CONFIG": json.dumps(value)}) == value
 
 
 if __name__ == "__main__":

@@ -19,9 +19,11 @@ TINY = ["--image_size=8", "--grid_sizes=1,4,8", "--num_langevin_steps=2",
 
 
 def run_app(*args, timeout=240):
+  env = dict(os.environ)
+  env.pop("TF_CONFIG", None)
   return subprocess.run([sys.executable, "-m", "apps.train", *args],
                         cwd=REPO, capture_output=True, text=True,
-                        timeout=timeout)
+                        timeout=timeout, env=env)
 
 
 def test_flagfile_trains_and_later_flags_override_it(tmp_path):
@@ -59,7 +61,7 @@ def test_interrupted_run_resumes_at_its_checkpoint(tmp_path):
   result = run_app(*args)
   assert result.returncode == 0, result.stderr[-2000:]
   assert f"at step {interrupted_at}" in result.stdout.split("\n")[0] or (
-      f"Resuming" in result.stdout and f"step {interrupted_at}" in
+      "Resuming" in result.stdout and f"step {interrupted_at}" in
       result.stdout)
   assert "at step 400" in result.stdout
 
@@ -74,6 +76,9 @@ def test_interrupted_run_resumes_at_its_checkpoint(tmp_path):
     (["--num_steps=-5"], "num_steps=-5"),
     (["--strategy=mirrored", "--num_cpu_devices=2", "--batch_size=7"],
      "not divisible by the 2 replicas"),
+    (["--on_divergence=retry"], "on_divergence='retry' must be one of"),
+    (["--strategy=multi_worker"],
+     "strategy='multi_worker' needs the TF_CONFIG environment variable"),
 ])
 def test_bad_flags_fail_before_training_naming_flag_and_value(
     tmp_path, flags, expected):
@@ -90,6 +95,20 @@ def test_workdir_trained_with_other_settings_is_refused(tmp_path):
   assert result.returncode != 0
   assert "step_size: saved" in result.stderr
   assert "new --workdir" in result.stderr
+
+
+def test_divergence_restore_gives_up_after_the_retries_and_exits_1(
+    tmp_path):
+  result = run_app(*TINY, "--num_steps=3", "--step_size=1e10",
+                   "--noclip_samples", "--on_divergence=restore",
+                   "--max_divergence_retries=1",
+                   f"--workdir={tmp_path / 'run'}")
+  assert result.returncode == 1, result.stderr[-2000:]
+  assert "halved step_size to [5000000000.0, 5000000000.0]" in result.stdout
+  assert "ERROR: Training diverged at step 1: grid 4x4 first" in (
+      result.stderr)
+  assert "Gave up after 1 restores (--max_divergence_retries=1" in (
+      result.stderr)
 
 
 def test_corrupt_checkpoint_is_refused_with_the_fix(tmp_path):

@@ -15,7 +15,9 @@ from tfgen.data import pyramid
 from tfgen.data import sources
 
 FAMILIES = ("multigrid",)
-STRATEGIES = ("default", "mirrored")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+ON_DIVERGENCE = ("stop", "restore")
+DIVERGENCE_BACKOFF = ("step_size", "learning_rate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,14 +63,21 @@ class TrainConfig:
   sample_every: int = 1000
   num_sample_images: int = 64
   max_checkpoints: int = 3
+  # What a NaN/inf metric does: 'stop' (exit, naming step and quantity) or
+  # 'restore' (reload the last good checkpoint, halve `divergence_backoff`,
+  # continue; at most `max_divergence_retries` times per run).
+  on_divergence: str = "stop"
+  divergence_backoff: str = "step_size"
+  max_divergence_retries: int = 3
 
 
 # Fields that may change when a run is resumed in the same workdir.
 RESUMABLE_FIELDS = frozenset({
     "train.num_steps", "train.strategy", "train.checkpoint_every",
     "train.summary_every", "train.sample_every", "train.num_sample_images",
-    "train.max_checkpoints", "train.jit_compile", "data.data_dir",
-    "data.download"})
+    "train.max_checkpoints", "train.jit_compile", "train.on_divergence",
+    "train.divergence_backoff", "train.max_divergence_retries",
+    "data.data_dir", "data.download"})
 
 
 def _positive_int(name: str, value: Any) -> None:
@@ -126,6 +135,19 @@ class ExperimentConfig:
     if train.strategy not in STRATEGIES:
       raise ValueError(
           f"strategy={train.strategy!r} must be one of {STRATEGIES}.")
+    if train.on_divergence not in ON_DIVERGENCE:
+      raise ValueError(f"on_divergence={train.on_divergence!r} must be one of "
+                       f"{ON_DIVERGENCE}.")
+    if train.divergence_backoff not in DIVERGENCE_BACKOFF:
+      raise ValueError(
+          f"divergence_backoff={train.divergence_backoff!r} must be one of "
+          f"{DIVERGENCE_BACKOFF}.")
+    if (isinstance(train.max_divergence_retries, bool)
+        or not isinstance(train.max_divergence_retries, int)
+        or train.max_divergence_retries < 0):
+      raise ValueError(
+          f"max_divergence_retries={train.max_divergence_retries!r} must be "
+          "an integer >= 0, e.g. 3.")
     if train.batch_size % num_replicas:
       raise ValueError(
           f"batch_size={train.batch_size} (the global batch) is not divisible "

@@ -1,28 +1,44 @@
 """The distributed training loop shared by every family.
 
 `Trainer(config, workdir).run()` builds the model under a `tf.distribute`
-strategy, resumes from the workdir's latest checkpoint, runs the family's
-per-replica `train_step` under `strategy.run`, and writes checkpoints,
-TensorBoard summaries and PNG sample grids. A NaN/inf metric stops training
-with the step and the grid named, without overwriting the last good
-checkpoint; any other exit (end, Ctrl-C, an exception) saves first.
+strategy ('default', 'mirrored' or 'multi_worker'), resumes from the newest
+checkpoint of the workdir that restores, runs the family's per-replica
+`train_step` under `strategy.run` on batches whose order is a pure function
+of (seed, step) (`tfgen.train.input`), and writes checkpoints, TensorBoard
+summaries and PNG sample grids. Under 'multi_worker' only the chief writes
+the workdir; the other workers save into a scratch folder that is removed.
+
+Faults: SIGTERM or Ctrl-C stops at the next step boundary with a checkpoint
+(`tfgen.train.signals`); any other exit saves too, except a divergence. A
+NaN/inf metric either stops training with the step and the quantities named
+(`on_divergence='stop'`), or restores the last good checkpoint, halves the
+step size or the learning rate (recorded in the checkpoint) and goes on
+(`'restore'`, at most `max_divergence_retries` times per run).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
+import shutil
+import tempfile
 import time
 from typing import Callable, Optional
 
-import numpy as np
+from absl import logging
 import tensorflow as tf
 
 from tfgen import config as config_lib
 from tfgen import data
+from tfgen.train import checkpoints
+from tfgen.train import input as input_lib
+from tfgen.train import signals
 from tfgen.train import strategy as strategy_lib
 from tfgen.train import workdir as workdir_lib
 from tfgen.vis import grid as grid_lib
+
+_STOP = "_stop_requests"  # Summed over replicas inside the step.
 
 
 class DivergenceError(RuntimeError):
@@ -30,10 +46,21 @@ class DivergenceError(RuntimeError):
 
 
 def find_divergence(metrics: dict) -> Optional[str]:
-  """Names the non-finite metrics (e.g. 'loss/grid16=nan'), or None."""
-  bad = [f"{name}={value}" for name, value in sorted(metrics.items())
+  """Names the non-finite metrics (e.g. 'loss/grid16=nan'), or None.
+
+  With per-grid metrics ('.../gridG') it starts with the coarsest grid that
+  diverged, where the trouble began (finer grids start from its samples).
+  """
+  bad = [(name, value) for name, value in sorted(metrics.items())
          if not math.isfinite(value)]
-  return ", ".join(bad) if bad else None
+  if not bad:
+    return None
+  listed = ", ".join(f"{name}={value}" for name, value in bad)
+  grids = sorted(int(found.group(1)) for found in (
+      re.search(r"/grid(\d+)$", name) for name, _ in bad) if found)
+  if grids:
+    return f"grid {grids[0]}x{grids[0]} first ({listed})"
+  return listed
 
 
 class Progress:
@@ -61,57 +88,113 @@ class Progress:
 
 
 class Trainer:
-  """Trains `config` in `workdir`; rerunning resumes at the saved step."""
+  """Trains `config` in `workdir`; rerunning resumes at the saved step.
+
+  Args:
+    config: the experiment (validated against the strategy's replicas).
+    workdir: the run's directory (see `tfgen.train.workdir`).
+    strategy: a `tf.distribute.Strategy` (default: `config.train.strategy`).
+    printer: where progress and notes go.
+    on_step: optional `(step, metrics)` callback after every finite step.
+    handle_signals: stop cleanly on SIGTERM / SIGINT during `run`.
+
+  After `run`, `stopped_by` names the signal that stopped it ('SIGTERM',
+  'SIGINT', 'peer' for another worker's), or is None.
+  """
 
   def __init__(self, config: config_lib.ExperimentConfig, workdir: str,
                strategy: Optional[tf.distribute.Strategy] = None,
-               printer: Callable[[str], None] = print):
+               printer: Callable[[str], None] = print,
+               on_step: Optional[Callable[[int, dict], None]] = None,
+               handle_signals: bool = True):
     self.strategy = strategy or strategy_lib.make_strategy(
         config.train.strategy)
     self.config = config.validate(self.strategy.num_replicas_in_sync)
     self.workdir = workdir
     self.printer = printer
-    workdir_lib.prepare(workdir, self.config)
+    self.on_step = on_step
+    self.handle_signals = handle_signals
+    self.is_chief = strategy_lib.is_chief(self.strategy)
+    workdir_lib.prepare(workdir, self.config, write=self.is_chief)
     self.paths = workdir_lib.paths(workdir)
     with self.strategy.scope():
       self.model = workdir_lib.build_model(self.config)
       self.optimizer = workdir_lib.build_optimizer(self.config)
       self.model.compile(optimizer=self.optimizer)
       self.optimizer.build(self.model.trainable_variables)
-    self.checkpoint, self.manager = workdir_lib.make_checkpoint(
-        self.model, self.optimizer, workdir, self.config.train.max_checkpoints)
-    self.restored_from = workdir_lib.restore(self.checkpoint, self.manager)
-    self.writer = tf.summary.create_file_writer(self.paths["summaries"])
+    self.checkpoint = checkpoints.make_checkpoint(self.model, self.optimizer)
+    self.training_state = self.checkpoint.training
+    self.restored_from = checkpoints.restore(self.checkpoint,
+                                             self.paths["checkpoints"])
+    self.manager = None
+    if self.is_chief:
+      self.manager = checkpoints.make_manager(
+          self.checkpoint, self.paths["checkpoints"],
+          self.config.train.max_checkpoints, self.restored_from)
+      self.writer = tf.summary.create_file_writer(self.paths["summaries"])
+    else:
+      self.writer = tf.summary.create_noop_writer()
+    workdir_lib.apply_training_state(self.model, self.optimizer,
+                                     self.config, self.training_state)
+    if float(self.training_state.step_size_scale.numpy()) != 1.0 or float(
+        self.training_state.learning_rate_scale.numpy()) != 1.0:
+      self.printer(
+          f"Using the backed-off step_size={list(self.model.step_size)} and "
+          f"learning_rate={float(self.optimizer.learning_rate.numpy()):.3g} "
+          "recorded in the checkpoint (divergence back-off).")
     self._step_fn = None
+    self._saved_step = self.step  # Saved, or the empty start.
+    self.stopped_by: Optional[str] = None
 
   @property
   def step(self) -> int:
     return int(self.optimizer.iterations.numpy())
 
   def dataset(self) -> tf.data.Dataset:
-    c = self.config
-    # Reseed the shuffle on resume so a restarted run does not replay the
-    # first batches of the original order.
-    return data.load(c.data.dataset, "train", c.data.image_size,
-                     c.train.batch_size, seed=c.train.seed + self.step,
-                     data_dir=c.data.data_dir, download=c.data.download,
-                     folder_channels=c.data.folder_channels)
+    """Global batches from the current step (see `tfgen.train.input`)."""
+    return input_lib.global_batches(self.config, self.step)
 
   def _make_step_fn(self):
     strategy, model = self.strategy, self.model
 
-    def step_fn(iterator):
+    def step_fn(iterator, stop_flag):
       per_replica = strategy.run(model.train_step, args=(next(iterator),))
-      return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value,
-                                    axis=None)
-              for name, value in per_replica.items()}
+      metrics = {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value,
+                                       axis=None)
+                 for name, value in per_replica.items()}
+      metrics[_STOP] = strategy.reduce(
+          tf.distribute.ReduceOp.SUM,
+          strategy.run(tf.identity, args=(stop_flag,)), axis=None)
+      return metrics
 
     return tf.function(step_fn, jit_compile=False)
 
+  def _iterator(self):
+    return iter(input_lib.distributed_batches(self.strategy, self.config,
+                                              self.step))
+
   def save(self) -> Optional[str]:
-    return self.manager.save(checkpoint_number=self.step)
+    """Saves at the current step (every worker must call it).
+
+    The chief writes the workdir's checkpoint; other workers write the same
+    checkpoint into a scratch folder that is removed at once (saving may
+    need every worker's participation).
+    """
+    self._saved_step = self.step
+    if self.is_chief:
+      return self.manager.save(checkpoint_number=self.step)
+    scratch = tempfile.mkdtemp(
+        prefix=f"tfgen-worker{strategy_lib.task_id(self.strategy)}-")
+    try:
+      self.checkpoint.write(os.path.join(scratch, "ckpt"))
+    finally:
+      shutil.rmtree(scratch, ignore_errors=True)
+    return None
 
   def write_samples(self, step: int) -> None:
+    """PNG grids and TensorBoard images of every grid (chief only)."""
+    if not self.is_chief:
+      return
     c = self.config.train
     images = self.model.sample(c.num_sample_images, seed=(c.seed, step))
     with self.writer.as_default(step=step):
@@ -121,6 +204,57 @@ class Trainer:
         grid_lib.save_png(
             unit, os.path.join(self.paths["samples"],
                                f"step{step:07d}_grid{size}.png"))
+
+  def _recover(self, step: int, bad: str, retry: int, snapshot: Optional[str]
+               ) -> None:
+    """Restores the last good checkpoint and halves the back-off setting."""
+    c = self.config.train
+    state = self.training_state
+    scales = {"step_size": float(state.step_size_scale.numpy()) / 2,
+              "learning_rate": float(state.learning_rate_scale.numpy()) / 2}
+    divergences = int(state.divergences.numpy()) + 1
+    path = checkpoints.restore(self.checkpoint, self.paths["checkpoints"])
+    if path is None:  # Diverged before the first checkpoint.
+      checkpoints.restore_path(self.checkpoint, snapshot)
+      path = "the start of this run"
+    self._saved_step = self.step
+    backoff = c.divergence_backoff
+    if backoff == "step_size":
+      state.step_size_scale.assign(scales["step_size"])
+    else:
+      state.learning_rate_scale.assign(scales["learning_rate"])
+    state.divergences.assign(divergences)
+    workdir_lib.apply_training_state(self.model, self.optimizer, self.config,
+                                     state)
+    self._step_fn = self._make_step_fn()  # Retrace: new step size.
+    value = (list(self.model.step_size) if backoff == "step_size"
+             else float(self.optimizer.learning_rate.numpy()))
+    message = (f"Training diverged at step {step}: {bad}. Restored {path} "
+               f"(step {self.step}) and halved {backoff} to {value} (retry "
+               f"{retry} of --max_divergence_retries={c.max_divergence_retries}"
+               "); it is saved with the next checkpoint.")
+    logging.warning(message)
+    self.printer("WARNING: " + message)
+
+  def _diverged(self, step: int, bad: str, retries: int) -> DivergenceError:
+    c = self.config.train
+    last = checkpoints.candidates(self.paths["checkpoints"])
+    last = repr(last[0]) if last else "none was written yet"
+    if c.on_divergence == "restore":
+      return DivergenceError(
+          f"Training diverged at step {step}: {bad}. Gave up after {retries} "
+          f"restores (--max_divergence_retries={c.max_divergence_retries}; "
+          f"step_size is now {list(self.model.step_size)}, learning_rate "
+          f"{float(self.optimizer.learning_rate.numpy()):.3g}). Nothing was "
+          f"saved after the last good checkpoint ({last}). Lower --step_size "
+          "or --learning_rate and rerun the same command to resume, or "
+          "raise --max_divergence_retries.")
+    return DivergenceError(
+        f"Training diverged at step {step}: {bad}. Nothing was saved "
+        f"after the last good checkpoint ({last}). Lower --step_size "
+        "or --learning_rate (or raise --reference_stddev's pull, i.e. "
+        "lower it) and rerun the same command to resume, or pass "
+        "--on_divergence=restore to back off automatically.")
 
   def run(self) -> dict:
     """Trains to `config.train.num_steps`; returns the last metrics."""
@@ -139,36 +273,71 @@ class Trainer:
           data_dir=self.config.data.data_dir,
           download=self.config.data.download)
       self.model.adapt(images)
-    iterator = iter(self.strategy.experimental_distribute_dataset(
-        self.dataset()))
+    snapshot_dir = None
+    snapshot = None
+    if c.on_divergence == "restore" and self.restored_from is None and (
+        c.max_divergence_retries > 0):
+      # The state to return to if training diverges before a checkpoint.
+      snapshot_dir = tempfile.mkdtemp(prefix="tfgen-start-")
+      snapshot = self.checkpoint.write(os.path.join(snapshot_dir, "start"))
     self._step_fn = self._step_fn or self._make_step_fn()
     progress = Progress(start, c.num_steps, printer=self.printer)
     metrics = {}
     diverged = False
+    retries = 0
+    stop = signals.StopRequest(self.handle_signals)
     try:
-      for step in range(start + 1, c.num_steps + 1):
-        metrics = {k: float(v) for k, v in self._step_fn(iterator).items()}
-        bad = find_divergence(metrics)
-        if bad:
-          diverged = True
-          last = self.manager.latest_checkpoint
-          raise DivergenceError(
-              f"Training diverged at step {step}: {bad}. Nothing was saved "
-              f"after the last good checkpoint ({last}). Lower --step_size "
-              "or --learning_rate (or raise --reference_stddev's pull, i.e. "
-              "lower it) and rerun the same command to resume.")
-        progress.update(step, metrics)
-        if step % c.summary_every == 0 or step == c.num_steps:
-          with self.writer.as_default(step=step):
-            for name, value in metrics.items():
-              tf.summary.scalar(name, value)
-        if step % c.checkpoint_every == 0:
-          self.save()
-        if step % c.sample_every == 0 or step == c.num_steps:
-          self.write_samples(step)
+      with stop:
+        iterator = self._iterator()
+        step = start
+        while step < c.num_steps:
+          metrics = {k: float(v) for k, v in
+                     self._step_fn(iterator, stop.flag()).items()}
+          step += 1
+          stop_requests = metrics.pop(_STOP)
+          bad = find_divergence(metrics)
+          if bad:
+            if c.on_divergence == "restore" and (
+                retries < c.max_divergence_retries):
+              retries += 1
+              self._recover(step, bad, retries, snapshot)
+              step = self.step
+              iterator = self._iterator()
+              continue
+            diverged = True
+            raise self._diverged(step, bad, retries)
+          self._after_step(step, metrics, progress)
+          if stop_requests > 0:
+            self.stopped_by = stop.name if stop.requested else "peer"
+            break
     finally:
-      if not diverged and self.step > start:
+      if not diverged and self.step != self._saved_step:
         path = self.save()
-        self.printer(f"Saved checkpoint {path} at step {self.step}.")
+        if path:
+          self.printer(f"Saved checkpoint {path} at step {self.step}.")
       self.writer.flush()
+      if snapshot_dir:
+        shutil.rmtree(snapshot_dir, ignore_errors=True)
+    if self.stopped_by:
+      self.printer(f"Stopped by {self.stopped_by} after step {self.step}; "
+                   "rerun the same command to resume.")
     return metrics
+
+  def _after_step(self, step: int, metrics: dict, progress: Progress) -> None:
+    """Progress, summaries, checkpoints and samples of a finite step."""
+    c = self.config.train
+    progress.update(step, metrics)
+    if step % c.summary_every == 0 or step == c.num_steps:
+      with self.writer.as_default(step=step):
+        for name, value in metrics.items():
+          tf.summary.scalar(name, value)
+        tf.summary.scalar("train/step_size_scale",
+                          self.training_state.step_size_scale)
+        tf.summary.scalar("train/learning_rate",
+                          self.optimizer.learning_rate)
+    if step % c.checkpoint_every == 0:
+      self.save()
+    if step % c.sample_every == 0 or step == c.num_steps:
+      self.write_samples(step)
+    if self.on_step is not None:
+      self.on_step(step, metrics)

@@ -1,26 +1,28 @@
 """The workdir: config.json, checkpoints/, summaries/, samples/.
 
 `prepare` checks a workdir against a requested config (resume or refuse),
-`make_checkpoint` and `restore` wrap `tf.train.CheckpointManager` with errors
-that say what to do, `load_model` rebuilds a trained model for the apps.
+`build_model` / `build_optimizer` make what a config describes,
+`apply_training_state` sets the step size and learning rate that divergence
+back-off left in a checkpoint, `load_model` rebuilds a trained model for the
+apps. Checkpoint saving and restoring live in `tfgen.train.checkpoints`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 from typing import Optional
 
 import keras
-import tensorflow as tf
 
 from tfgen import config as config_lib
 from tfgen import models
+from tfgen.mcmc import runner
+from tfgen.train import checkpoints
 
 CONFIG_FILE = "config.json"
-
-
-class CheckpointError(ValueError):
-  """A checkpoint is corrupt or does not match the configured model."""
+CheckpointError = checkpoints.CheckpointError
 
 
 def paths(workdir: str) -> dict:
@@ -41,9 +43,12 @@ def read_config(workdir: str) -> Optional[config_lib.ExperimentConfig]:
                      f"({error}); use a new --workdir.") from error
 
 
-def prepare(workdir: str, requested: config_lib.ExperimentConfig
-            ) -> config_lib.ExperimentConfig:
-  """Creates the workdir or checks it can be resumed with `requested`."""
+def prepare(workdir: str, requested: config_lib.ExperimentConfig,
+            write: bool = True) -> config_lib.ExperimentConfig:
+  """Creates the workdir or checks it can be resumed with `requested`.
+
+  With `write=False` (non-chief workers) it only checks: nothing is created.
+  """
   saved = read_config(workdir)
   if saved is not None:
     differences = config_lib.conflicts(saved, requested)
@@ -53,6 +58,8 @@ def prepare(workdir: str, requested: config_lib.ExperimentConfig
           + "; ".join(differences)
           + ". Pass the saved values (or --flagfile the same file) to resume, "
           "or use a new --workdir.")
+  if not write:
+    return requested
   for path in paths(workdir).values():
     os.makedirs(path, exist_ok=True)
   tmp = os.path.join(workdir, CONFIG_FILE + ".tmp")
@@ -62,16 +69,38 @@ def prepare(workdir: str, requested: config_lib.ExperimentConfig
   return requested
 
 
+@contextlib.contextmanager
+def _python_random_seed(seed: int):
+  """Seeds Python's `random` inside the block only, then puts it back.
+
+  Keras draws the seed of every unseeded initializer from Python's `random`
+  (`keras.random.make_default_seed`), so this makes a model's initial
+  weights a function of `seed` without a lasting global side effect.
+  """
+  saved = random.getstate()
+  random.seed(seed)
+  try:
+    yield
+  finally:
+    random.setstate(saved)
+
+
 def build_model(config: config_lib.ExperimentConfig) -> keras.Model:
-  """The model a config describes (inside the caller's strategy scope)."""
+  """The model a config describes (inside the caller's strategy scope).
+
+  Its initial weights depend on `config.train.seed` only, so that two runs
+  with the same seed (one killed and resumed, one not; one process or
+  several workers) start from the same weights.
+  """
   m = config.model
-  return models.MultigridEBM(
-      grid_sizes=m.grid_sizes, channels=config.data.channels,
-      num_langevin_steps=m.num_langevin_steps, step_size=m.step_size,
-      noise_scale=m.noise_scale, reference_stddev=m.reference_stddev,
-      clip_samples=m.clip_samples, net_width=m.net_width,
-      activation=m.activation, start_bank_size=m.start_bank_size,
-      seed=config.train.seed, jit_compile=config.train.jit_compile)
+  with _python_random_seed(config.train.seed):
+    return models.MultigridEBM(
+        grid_sizes=m.grid_sizes, channels=config.data.channels,
+        num_langevin_steps=m.num_langevin_steps, step_size=m.step_size,
+        noise_scale=m.noise_scale, reference_stddev=m.reference_stddev,
+        clip_samples=m.clip_samples, net_width=m.net_width,
+        activation=m.activation, start_bank_size=m.start_bank_size,
+        seed=config.train.seed, jit_compile=config.train.jit_compile)
 
 
 def build_optimizer(config: config_lib.ExperimentConfig
@@ -80,40 +109,53 @@ def build_optimizer(config: config_lib.ExperimentConfig
                                beta_1=config.train.beta_1)
 
 
-def make_checkpoint(model: keras.Model, optimizer, workdir: str,
-                    max_to_keep: int = 3):
-  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-  manager = tf.train.CheckpointManager(
-      checkpoint, paths(workdir)["checkpoints"], max_to_keep=max_to_keep)
-  return checkpoint, manager
+def set_step_size(model: keras.Model, step_size) -> None:
+  """Sets a model's per-grid Langevin step size, retracing its samplers.
 
-
-def restore(checkpoint: tf.train.Checkpoint,
-            manager: tf.train.CheckpointManager,
-            expect_optimizer: bool = True) -> Optional[str]:
-  """Restores the latest checkpoint; None if there is none.
-
-  Raises CheckpointError (with the path and the fix) if the files are corrupt
-  or hold variables of another shape or model.
+  The step size is a Python constant of the traced train step and samplers:
+  callers must rebuild their own compiled train step too.
   """
-  path = manager.latest_checkpoint
-  if path is None:
-    return None
-  try:
-    status = checkpoint.restore(path)
-    if expect_optimizer:
-      status.assert_existing_objects_matched()
-    else:
-      status.expect_partial()
-  except (tf.errors.OpError, ValueError, AssertionError, IndexError,
-          KeyError, RuntimeError) as error:
-    summary = str(error).strip().splitlines()[0][:300]
-    raise CheckpointError(
-        f"checkpoint {path!r} cannot be restored into this model ({summary}). "
-        "It is corrupt or was written by a run with other model settings: "
-        "use the workdir's config.json settings, delete the checkpoints/ "
-        "folder to start over, or use a new --workdir.") from error
-  return path
+  setter = getattr(model, "set_step_size", None)
+  if setter is not None:
+    setter(step_size)
+    return
+  model.step_size = tuple(float(s) for s in step_size)
+  # The model's compiled samplers baked the old step size in; replace them
+  # (MultigridEBM.__init__ makes the same two).
+  model._compiled_sample = runner.compile_fn(  # pylint: disable=protected-access
+      model.sample_from_seeds, model.sampler_jit_compile)
+  model._compiled_sample_from = runner.compile_fn(  # pylint: disable=protected-access
+      lambda pairs, starts: model.sample_from_seeds(pairs,
+                                                    start_images=starts),
+      model.sampler_jit_compile)
+
+
+def effective_step_size(config: config_lib.ExperimentConfig,
+                        state: checkpoints.TrainingState,
+                        num_model_grids: int) -> tuple[float, ...]:
+  """The configured step size times the back-off factor of `state`."""
+  values = config.model.step_size
+  if len(values) == 1:
+    values = values * num_model_grids
+  scale = float(state.step_size_scale.numpy())
+  return tuple(float(v) * scale for v in values)
+
+
+def apply_training_state(model: keras.Model, optimizer,
+                         config: config_lib.ExperimentConfig,
+                         state: checkpoints.TrainingState) -> bool:
+  """Gives `model` and `optimizer` the back-off factors of `state`.
+
+  Returns whether the step size changed (then retrace the train step).
+  """
+  step_size = effective_step_size(config, state, len(model.model_grids))
+  changed = tuple(model.step_size) != step_size
+  if changed:
+    set_step_size(model, step_size)
+  if optimizer is not None:
+    optimizer.learning_rate = (config.train.learning_rate *
+                               float(state.learning_rate_scale.numpy()))
+  return changed
 
 
 def load_model(workdir: str):
@@ -124,10 +166,12 @@ def load_model(workdir: str):
                      "tfgen training directory. Train with apps.train first.")
   model = build_model(config)
   optimizer = build_optimizer(config)
-  checkpoint, manager = make_checkpoint(model, optimizer, workdir)
-  if restore(checkpoint, manager, expect_optimizer=False) is None:
+  checkpoint = checkpoints.make_checkpoint(model, optimizer)
+  if checkpoints.restore(checkpoint, paths(workdir)["checkpoints"],
+                         expect_optimizer=False) is None:
     raise ValueError(f"workdir={workdir!r} has no checkpoint yet: train "
                      "with apps.train (it saves every --checkpoint_every "
                      "steps and on exit).")
+  apply_training_state(model, None, config, checkpoint.training)
   step = int(optimizer.iterations.numpy())
   return model, config, step

@@ -1,0 +1,184 @@
+"""--strategy=multi_worker: 2 worker processes on 127.0.0.1 equal one process.
+
+Two workers (MultiWorkerMirroredStrategy, TF_CONFIG with two free local
+ports) train the tiny digits config for a few steps into one workdir. Both
+must finish with bitwise equal weights; only the chief writes the workdir
+(one checkpoint per save, one TensorBoard events file, its samples, no
+scratch folder left); and every step's losses and the final weights equal
+a single-process run with the same global batch and seed. That comparison
+is exact in its inputs: the data order is a pure function of (seed, step)
+and each global replica takes its rows of the global batch (see
+tfgen/train/input.py), and the Langevin noise is the same rows of one
+global noise batch, so only the all-reduce's summation order differs.
+
+A worker whose peer never starts waits forever, so every process runs under
+a deadline and is killed by its PID if it is still running.
+"""
+
+import glob
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tfgen import config as config_lib
+from tfgen.train import loop
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NUM_STEPS = 3
+DEADLINE_S = 240
+
+WORKER = r"""
+import json, os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+from tfgen.train import strategy as strategy_lib
+strategy = strategy_lib.make_strategy("multi_worker")  # Before other TF ops.
+import numpy as np
+from tfgen import config as config_lib
+from tfgen.train import loop
+
+config = config_lib.ExperimentConfig.from_json(sys.argv[1])
+history = []
+trainer = loop.Trainer(config, sys.argv[2], strategy=strategy,
+                       printer=lambda _: None,
+                       on_step=lambda step, metrics: history.append(metrics))
+trainer.run()
+np.savez(sys.argv[3], *[np.asarray(w) for w in trainer.model.weights])
+print(json.dumps(dict(history=history, chief=trainer.is_chief,
+                      replicas=strategy.num_replicas_in_sync,
+                      step=trainer.step)))
+"""
+
+
+def tiny_config(strategy):
+  return config_lib.ExperimentConfig(
+      data=config_lib.DataConfig(dataset="digits", image_size=8),
+      model=config_lib.MultigridConfig(
+          grid_sizes=(1, 4, 8), num_langevin_steps=(2,), net_width=0.125,
+          start_bank_size=16),
+      train=config_lib.TrainConfig(
+          num_steps=NUM_STEPS, batch_size=8, learning_rate=1e-3,
+          strategy=strategy, checkpoint_every=2, summary_every=1,
+          sample_every=NUM_STEPS, num_sample_images=4))
+
+
+def free_ports(count):
+  sockets = [socket.socket() for _ in range(count)]
+  try:
+    for s in sockets:
+      s.bind(("127.0.0.1", 0))
+    return [s.getsockname()[1] for s in sockets]
+  finally:
+    for s in sockets:
+      s.close()
+
+
+def run_workers(tmp_path, config):
+  """Starts 2 workers; returns their (returncode, stdout, stderr, weights)."""
+  ports = free_ports(2)
+  cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+  scratch = tmp_path / "tmp"
+  scratch.mkdir()
+  processes = []
+  try:
+    for index in range(2):
+      env = dict(os.environ, TMPDIR=str(scratch), TF_CONFIG=json.dumps(
+          {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+      processes.append(subprocess.Popen(
+          [sys.executable, "-c", WORKER, config.to_json(),
+           str(tmp_path / "run"), str(tmp_path / f"weights{index}.npz")],
+          cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+          text=True))
+    deadline = time.time() + DEADLINE_S
+    outputs = []
+    for process in processes:
+      try:
+        out, err = process.communicate(
+            timeout=max(1.0, deadline - time.time()))
+      except subprocess.TimeoutExpired:
+        pytest.fail(f"worker pid {process.pid} still running after "
+                    f"{DEADLINE_S} s (a hung collective?)")
+      outputs.append((process.returncode, out, err))
+  finally:
+    for process in processes:
+      if process.poll() is None:
+        process.kill()  # By PID.
+        process.wait(timeout=30)
+  return outputs, scratch
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+  tmp_path = tmp_path_factory.mktemp("multi_worker")
+  outputs, scratch = run_workers(tmp_path, tiny_config("multi_worker"))
+  reports = []
+  for index, (code, out, err) in enumerate(outputs):
+    assert code == 0, f"worker {index} exited {code}:\n{err[-3000:]}"
+    reports.append(json.loads(out.strip().splitlines()[-1]))
+  weights = [list(np.load(tmp_path / f"weights{i}.npz").values())
+             for i in range(2)]
+  return dict(reports=reports, weights=weights, workdir=tmp_path / "run",
+              scratch=scratch)
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+  history = []
+  trainer = loop.Trainer(
+      tiny_config("default"), str(tmp_path_factory.mktemp("single")),
+      printer=lambda _: None,
+      on_step=lambda step, metrics: history.append(metrics))
+  trainer.run()
+  return dict(history=history,
+              weights=[np.asarray(w) for w in trainer.model.weights])
+
+
+def test_both_workers_finish_with_bitwise_equal_weights(two_workers):
+  chief, other = two_workers["reports"]
+  assert chief["replicas"] == other["replicas"] == 2
+  assert chief["step"] == other["step"] == NUM_STEPS
+  assert (chief["chief"], other["chief"]) == (True, False)
+  for a, b in zip(*two_workers["weights"]):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_only_the_chief_writes_the_workdir(two_workers):
+  workdir = two_workers["workdir"]
+  checkpoints = workdir / "checkpoints"
+  # Saved at step 2 (checkpoint_every) and at the end (step 3), once each.
+  assert sorted(os.listdir(checkpoints)) == [
+      "checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index",
+      "ckpt-3.data-00000-of-00001", "ckpt-3.index"]
+  assert len(glob.glob(str(workdir / "summaries" / "events.out.*"))) == 1
+  assert sorted(os.listdir(workdir / "samples")) == [
+      f"step{NUM_STEPS:07d}_grid{g}.png" for g in (1, 4, 8)]
+  assert (workdir / "config.json").exists()
+  # The non-chief's scratch checkpoints were removed.
+  assert os.listdir(two_workers["scratch"]) == []
+
+
+def test_losses_and_weights_equal_one_process_with_the_global_batch(
+    two_workers, one_process):
+  history = two_workers["reports"][0]["history"]
+  assert len(history) == len(one_process["history"]) == NUM_STEPS
+  for step, (multi, single) in enumerate(zip(history,
+                                             one_process["history"])):
+    for name in single:
+      # Means over the batch (grad_l1 and sample_abs_max are per-replica
+      # norms and maxima, averaged over replicas: not global quantities).
+      if name.startswith(("loss/", "score_")):
+        assert multi[name] == pytest.approx(single[name], abs=1e-5), (
+            step + 1, name)
+  scale = max(float(np.max(np.abs(w))) for w in one_process["weights"])
+  assert scale > 1e-3
+  for a, b in zip(two_workers["weights"][0], one_process["weights"]):
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))
