@@ -1,4 +1,8 @@
-"""Smoke run of `python -m apps.benchmark sampler` on tiny shapes."""
+"""Smoke runs of `python -m apps.benchmark sampler|train|serve` on tiny shapes.
+
+Benchmarks are not unit tests: these only keep the commands working (one
+repetition, tiny nets), with or without torch installed.
+"""
 
 import json
 import os
@@ -8,28 +12,113 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--json", "--repeats=1", "--batch_size=4", "--num_langevin_steps=2",
+        "--net_width=0.125", "--settle_seconds=0"]
 
 
-def test_sampler_benchmark_reports_both_variants_as_json():
-  result = subprocess.run(
-      [sys.executable, "-m", "apps.benchmark", "sampler", "--json",
-       "--repeats=1", "--batch_size=4", "--image_size=8",
-       "--grid_sizes=1,4,8", "--num_langevin_steps=2", "--net_width=0.125"],
-      cwd=REPO, capture_output=True, text=True, timeout=240)
-  assert result.returncode == 0, result.stderr[-2000:]
-  report = json.loads(result.stdout.strip().splitlines()[-1])
-  assert set(report["variants"]) == {"tf_function", "tf_function_xla"}
-  for variant in report["variants"].values():
-    assert variant["image_steps_per_second"] > 0
-  assert report["xla_speedup"] > 0
+def _torch_installed():
+  try:
+    import torch  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    return False
+  return True
 
 
-def test_unknown_benchmark_is_a_usage_error():
-  result = subprocess.run([sys.executable, "-m", "apps.benchmark", "serve"],
+def _run(args, env=None, timeout=300):
+  result = subprocess.run([sys.executable, "-m", "apps.benchmark", *args],
+                          cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_sampler_reports_every_variant_ratio_and_target():
+  report = _run(["sampler", *TINY, "--shapes=8x8x1", "--matmul_size=64"])
+  torch = _torch_installed()
+  expected = {"tfgen", "hand_loop", "eager", "xla"}
+  if torch:
+    expected |= {"torch_eager", "torch_channels_last"}
+  else:
+    assert report["torch"].startswith("skipped")
+  assert [g["net"] for g in report["groups"]] == ["reference", "multigrid"]
+  for group in report["groups"]:
+    assert set(group["variants"]) == expected
+    for variant in group["variants"].values():
+      assert variant["image_steps_per_second"] > 0 and variant["gflops"] > 0
+    assert group["matmul_gflops"]["peak"] > 0
+    assert group["flops_check"]["relative_difference"] == 0.0
+    assert max(group["max_abs_difference_vs_hand_loop"].values()) < 1e-4
+    assert {"tfgen_vs_matmul_peak", "tfgen_vs_hand_loop",
+            "tfgen_vs_eager", "tfgen_vs_xla"} <= set(group["ratios"])
+    assert ("tfgen_vs_torch_best" in group["ratios"]) == torch
+    if torch:
+      assert group["flops_check"]["torch_flop_counter"] == (
+          group["flops_per_image_step"])
+  targets = {(t["target"], t["where"]) for t in report["targets"]}
+  assert ("tfgen_vs_matmul_peak >= 0.85", "reference 8x8x1") in targets
+  assert ("tfgen_vs_hand_loop >= 0.95", "multigrid 8x8x1") in targets
+  assert report["machine"]["cores"] >= 1
+  assert isinstance(report["jit_compile_recommended"], bool)
+
+
+def test_sampler_says_skipped_without_torch(tmp_path):
+  # A `torch` package that fails to import stands for an absent torch.
+  os.makedirs(tmp_path / "torch")
+  (tmp_path / "torch" / "__init__.py").write_text(
+      "raise ImportError('torch hidden by the test')\n")
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+      [str(tmp_path), REPO, os.environ.get("PYTHONPATH", "")]))
+  report = _run(["sampler", *TINY, "--shapes=4x4x1", "--matmul_size=32",
+                 "--nets=reference", "--variants=tfgen,torch_eager"],
+                env=env)
+  assert report["torch"].startswith("skipped: torch is not installed")
+  assert set(report["groups"][0]["variants"]) == {"tfgen"}
+  assert report["machine"]["torch"] is None
+  target = [t for t in report["targets"]
+            if t["target"].startswith("tfgen_vs_torch_best")][0]
+  assert target["met"] is None and target["value"] is None
+
+
+def test_train_measures_each_config_in_its_own_process():
+  report = _run(["train", *TINY, "--train_configs=1-4-8,1-4"])
+  first, second = report["rows"]
+  assert first["grid_sizes"] == [1, 4, 8] and second["grid_sizes"] == [1, 4]
+  for row in report["rows"]:
+    assert row["median_seconds"] > 0 and row["peak_rss_bytes"] > 0
+    assert row["first_iteration_seconds"] > 0 and row["finite_metrics"]
+  assert first["time_vs_first"] == 1.0
+  assert second["flops_vs_first"] < 1.0
+
+
+def test_serve_times_three_paths_and_stops_the_server():
+  report = _run(["serve", *TINY, "--grid_sizes=1,4,8", "--serve_batches=1,3",
+                 "--serve_requests=2"], timeout=600)
+  assert set(report["latency"]) == {"1", "3"}
+  for row in report["latency"].values():
+    for path in ("in_process", "saved_model", "rest"):
+      assert 0 < row[path]["p50"] <= row[path]["p95"]
+      assert row[path]["requests"] == 2
+    assert row["saved_model_vs_in_process"] > 0
+  assert report["model"]["trained_here"]
+  assert report["server_exit_code"] == 0  # Stopped by SIGTERM, cleanly.
+  assert len(report["targets"]) == 2
+
+
+@pytest.mark.parametrize("args", [["bogus"], [], ["sampler", "train"]])
+def test_unknown_benchmark_is_a_usage_error(args):
+  result = subprocess.run([sys.executable, "-m", "apps.benchmark", *args],
                           cwd=REPO, capture_output=True, text=True,
                           timeout=120)
   assert result.returncode != 0
-  assert "usage: python -m apps.benchmark sampler" in result.stderr
+  assert "usage: python -m apps.benchmark sampler|train|serve" in (
+      result.stderr)
+
+
+def test_bad_flags_are_usage_errors():
+  result = subprocess.run(
+      [sys.executable, "-m", "apps.benchmark", "sampler", "--shapes=8x8",
+       "--repeats=1"], cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert result.returncode != 0 and "SIZExSIZExCHANNELS" in result.stderr
 
 
 if __name__ == "__main__":
