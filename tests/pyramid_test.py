@@ -141,5 +141,97 @@ def test_observed_pyramid_averages_only_observed_pixels():
   np.testing.assert_array_equal(known[2][..., 0], observed[..., 0])
 
 
+
+# ---- Laplacian pyramid (LAPGAN) ---------------------------------------------
+
+
+def _numpy_blur_downsample(images):
+  """Reference: separable [1,4,6,4,1]/16 blur, reflected borders, stride 2."""
+  taps = np.array([1, 4, 6, 4, 1], np.float64) / 16
+  padded = np.pad(images.astype(np.float64), [(0, 0), (2, 2), (2, 2), (0, 0)],
+                  mode="reflect")
+  size = images.shape[1]
+  out = np.zeros(images.shape, np.float64)
+  for dy in range(5):
+    for dx in range(5):
+      out += taps[dy] * taps[dx] * padded[:, dy:dy + size, dx:dx + size]
+  return out[:, ::2, ::2]
+
+
+def test_blur_downsample_matches_numpy_reference():
+  images = _images(size=8)
+  out = pyramid.blur_downsample(tf.constant(images)).numpy()
+  assert out.shape == (2, 4, 4, 3)
+  np.testing.assert_allclose(out, _numpy_blur_downsample(images), atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [2, 4, 8])
+def test_blur_up_and_down_keep_constant_images_constant(size):
+  constant = tf.fill([1, size, size, 2], 0.3)
+  np.testing.assert_allclose(pyramid.blur_upsample(constant).numpy(), 0.3,
+                             atol=1e-6)
+  if size >= 4:
+    np.testing.assert_allclose(pyramid.blur_downsample(constant).numpy(), 0.3,
+                               atol=1e-6)
+
+
+def test_blur_upsample_puts_coarse_pixels_on_even_positions_blurred():
+  coarse = np.zeros([1, 8, 8, 1], np.float32)
+  coarse[0, 2, 2, 0] = 1.0  # An impulse away from the border.
+  out = pyramid.blur_upsample(tf.constant(coarse)).numpy()[0, :, :, 0]
+  assert out.shape == (16, 16)
+  taps = np.array([1, 4, 6, 4, 1]) / 16 * 2
+  np.testing.assert_allclose(out[2:7, 2:7], np.outer(taps, taps), atol=1e-6)
+  np.testing.assert_allclose(out.sum(), 4.0, atol=1e-5)  # Gain 4 = 2 x 2.
+
+
+@pytest.mark.parametrize("level_sizes,channels",
+                         [((4, 8, 16), 1), ((8, 16, 32), 3), ((16,), 1)])
+def test_laplacian_pyramid_reconstructs_images_exactly(level_sizes, channels):
+  images = tf.constant(_images(batch=3, size=level_sizes[-1],
+                               channels=channels, seed=1))
+  coarsest, residuals = pyramid.laplacian_pyramid(images, level_sizes)
+  assert coarsest.shape == (3, level_sizes[0], level_sizes[0], channels)
+  assert [r.shape[1] for r in residuals] == list(level_sizes[1:])
+  levels = pyramid.reconstruct_laplacian(coarsest, residuals)
+  assert [level.shape[1] for level in levels] == list(level_sizes)
+  error = np.abs(levels[-1].numpy() - images.numpy()).max()
+  assert error < 1e-5, error
+
+
+def test_laplacian_levels_are_the_gaussian_pyramid_and_residuals_are_detail():
+  images = _images(batch=2, size=16, channels=1)
+  coarsest, residuals = pyramid.laplacian_pyramid(tf.constant(images),
+                                                  (4, 8, 16))
+  down8 = _numpy_blur_downsample(images)
+  np.testing.assert_allclose(coarsest.numpy(), _numpy_blur_downsample(down8),
+                             atol=1e-5)
+  # A smooth (constant) image has no detail at any level.
+  _, flat_residuals = pyramid.laplacian_pyramid(tf.fill([1, 16, 16, 1], -0.5),
+                                                (4, 8, 16))
+  for residual in flat_residuals:
+    np.testing.assert_allclose(residual.numpy(), 0.0, atol=1e-6)
+  assert np.abs(residuals[-1].numpy()).max() > 0.1  # Noise has detail.
+
+
+@pytest.mark.parametrize("level_sizes,image_size,reason", [
+    ((), 16, "at least one level"),
+    ((1, 2, 4), 4, "coarsest level must be >= 2"),
+    ((4, 16), 16, "double"),
+    ((4, 8, 8), 8, "double"),
+    ((4, 8), 16, "image_size=16"),
+])
+def test_validate_level_sizes_rejects(level_sizes, image_size, reason):
+  with pytest.raises(ValueError, match=reason) as error:
+    pyramid.validate_level_sizes(level_sizes, image_size)
+  assert f"level_sizes={list(level_sizes)}" in str(error.value)
+
+
+def test_blur_resampling_rejects_too_small_images():
+  with pytest.raises(ValueError, match="even image size >= 4, got 2"):
+    pyramid.blur_downsample(tf.zeros([1, 2, 2, 1]))
+  with pytest.raises(ValueError, match="size >= 2, got 1"):
+    pyramid.blur_upsample(tf.zeros([1, 1, 1, 1]))
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

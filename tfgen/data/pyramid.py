@@ -1,13 +1,28 @@
-"""Pure image-pyramid operations used by the multigrid model.
+"""Pure image-pyramid operations of the multigrid model and LAPGAN.
 
-All functions take and return float32 NHWC tensors. Down-sampling is the
-average over non-overlapping blocks (the paper's 1x1 <- 4x4 <- 16x16 grids);
-up-sampling is nearest neighbour (each coarse pixel becomes a constant block).
+All functions take and return float32 NHWC tensors.
+
+Multigrid: `downsample` is the average over non-overlapping blocks (the
+paper's 1x1 <- 4x4 <- 16x16 grids); `upsample` is nearest neighbour (each
+coarse pixel becomes a constant block).
+
+LAPGAN (Burt and Adelson's Laplacian pyramid): `blur_downsample` blurs with
+the 5-tap binomial kernel [1, 4, 6, 4, 1] / 16 and keeps every second pixel
+(H -> H / 2), `blur_upsample` inserts zeros and blurs with the same kernel
+(h -> 2h, constant images stay constant). `laplacian_pyramid` splits images
+into the coarsest Gaussian level plus one residual per finer level,
+
+    residual_s = gaussian_s - blur_upsample(gaussian_{s/2}),
+
+and `reconstruct_laplacian` inverts it exactly (up to float round-off):
+gaussian_s = blur_upsample(gaussian_{s/2}) + residual_s.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
+
+import numpy as np
 
 import tensorflow as tf
 
@@ -109,3 +124,107 @@ def validate_grid_sizes(grid_sizes: Sequence[int], image_size: int) -> tuple:
         f"the last grid must equal the image size, e.g. grid_sizes=1,4,"
         f"{image_size} or image_size={grid_sizes[-1]}.")
   return grid_sizes
+
+
+# ---- Laplacian pyramid (LAPGAN) ---------------------------------------------
+_BINOMIAL_TAPS = np.array([1.0, 4.0, 6.0, 4.0, 1.0], np.float32) / 16.0
+
+
+def _blur(images: tf.Tensor, gain: float) -> tf.Tensor:
+  """5x5 binomial blur (times `gain`) with reflected borders, same size."""
+  channels = images.shape[-1]
+  kernel = np.outer(_BINOMIAL_TAPS, _BINOMIAL_TAPS) * gain
+  kernel = np.tile(kernel[:, :, None, None], [1, 1, channels, 1])
+  padded = tf.pad(images, [[0, 0], [2, 2], [2, 2], [0, 0]], mode="REFLECT")
+  return tf.nn.depthwise_conv2d(padded, tf.constant(kernel, images.dtype),
+                                strides=[1, 1, 1, 1], padding="VALID")
+
+
+def blur_downsample(images: tf.Tensor) -> tf.Tensor:
+  """Blurs [B, H, H, C] (H even, >= 4) and keeps every 2nd pixel -> H / 2."""
+  height = _spatial_size(images)
+  if height < 4 or height % 2:
+    raise ValueError(f"blur_downsample needs an even image size >= 4, got "
+                     f"{height} (shape {images.shape}).")
+  return _blur(images, 1.0)[:, ::2, ::2, :]
+
+
+def blur_upsample(images: tf.Tensor) -> tf.Tensor:
+  """[B, h, h, C] (h >= 2) -> [B, 2h, 2h, C]: zeros inserted, then blurred.
+
+  The blur has gain 4 (2 per axis) so a constant image stays constant.
+  """
+  height = _spatial_size(images)
+  if height < 2:
+    raise ValueError(f"blur_upsample needs an image size >= 2, got {height} "
+                     f"(shape {images.shape}).")
+  zeros = tf.zeros_like(images)
+  # Interleave along width, then along height: x at even positions.
+  rows = tf.reshape(tf.stack([images, zeros], axis=3),
+                    [-1, height, 2 * height, images.shape[-1]])
+  full = tf.reshape(tf.stack([rows, tf.zeros_like(rows)], axis=2),
+                    [-1, 2 * height, 2 * height, images.shape[-1]])
+  return _blur(full, 4.0)
+
+
+def validate_level_sizes(level_sizes: Sequence[int], image_size: int) -> tuple:
+  """Checks LAPGAN level sizes (coarse to fine) and returns them as a tuple.
+
+  Each level doubles the previous one, the coarsest is >= 2 and the finest
+  equals `image_size`; one level alone is a plain single-level GAN.
+  """
+  level_sizes = tuple(int(s) for s in level_sizes)
+  example = f"e.g. level_sizes={image_size // 4},{image_size // 2},{image_size}"
+  if not level_sizes:
+    raise ValueError(f"level_sizes=[] needs at least one level, {example}.")
+  if level_sizes[0] < 2:
+    raise ValueError(f"level_sizes={list(level_sizes)}: the coarsest level "
+                     f"must be >= 2 pixels, {example}.")
+  for coarse, fine in zip(level_sizes, level_sizes[1:]):
+    if fine != 2 * coarse:
+      raise ValueError(
+          f"level_sizes={list(level_sizes)}: each level must double the "
+          f"previous one ({coarse} is followed by {fine}), {example}.")
+  if level_sizes[-1] != image_size:
+    raise ValueError(
+        f"level_sizes={list(level_sizes)} cannot reach image_size="
+        f"{image_size}: the last level must equal the image size, {example} "
+        f"or image_size={level_sizes[-1]}.")
+  return level_sizes
+
+
+def laplacian_pyramid(images: tf.Tensor, level_sizes: Sequence[int]
+                      ) -> tuple[tf.Tensor, list[tf.Tensor]]:
+  """Splits images into the coarsest Gaussian level and residuals.
+
+  Args:
+    images: [B, S, S, C] with S = level_sizes[-1].
+    level_sizes: coarse to fine, each doubling the previous (see
+      `validate_level_sizes`).
+
+  Returns:
+    (coarsest, residuals): coarsest [B, s0, s0, C] (the Gaussian pyramid's
+    level s0), and for each finer level s, in order, residual_s [B, s, s, C]
+    = gaussian_s - blur_upsample(gaussian_{s/2}).
+  """
+  level_sizes = validate_level_sizes(level_sizes, _spatial_size(images))
+  gaussians = [images]
+  for _ in level_sizes[:-1]:
+    gaussians.append(blur_downsample(gaussians[-1]))
+  gaussians.reverse()  # Coarse to fine.
+  residuals = [fine - blur_upsample(coarse)
+               for coarse, fine in zip(gaussians, gaussians[1:])]
+  return gaussians[0], residuals
+
+
+def reconstruct_laplacian(coarsest: tf.Tensor,
+                          residuals: Sequence[tf.Tensor]) -> list[tf.Tensor]:
+  """Inverts `laplacian_pyramid`: the Gaussian level of every size.
+
+  Returns [coarsest, level 2*s0, ..., finest image], coarse to fine; the last
+  equals the pyramid's input up to float round-off.
+  """
+  levels = [coarsest]
+  for residual in residuals:
+    levels.append(blur_upsample(levels[-1]) + residual)
+  return levels
