@@ -5,7 +5,9 @@ r"""Samples from a trained workdir into an .npz file and a PNG grid.
 
 `samples.npz` holds `images` (float32 NHWC in [0, 1], the finest grid) and
 `grid<size>` for every grid; `samples.png` beside it shows the first images.
-The same seed gives a byte-identical file.
+For a class-conditional model it also holds `labels` (int32 [N]): every image's
+class, `--class_id` if given, else the class of the training image whose
+1x1 average started its chain. The same seed gives a byte-identical file.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
 OUTPUT = flags.DEFINE_string("output", None, "Output .npz path.")
 BATCH_SIZE = flags.DEFINE_integer("batch_size", 500, "Images per sampler "
                                   "call (memory bound); does not change them.")
+CLASS_ID = flags.DEFINE_integer("class_id", None, "Class to sample (class-"
+                                "conditional models only), in [0, classes).")
 PNG_IMAGES = flags.DEFINE_integer("png_images", 100,
                                   "Images shown in the PNG grid.")
 
@@ -46,15 +50,23 @@ def main(argv):
     model, _, step = workdir_lib.load_model(WORKDIR.value)
   except (ValueError, workdir_lib.CheckpointError) as error:
     raise app.UsageError(str(error)) from error
+  try:
+    labels = model.sample_classes(NUM_SAMPLES.value, seed=SEED.value,
+                                  class_id=CLASS_ID.value)
+  except ValueError as error:
+    raise app.UsageError(f"--class_id: {error}") from error
   chunks = []
   for start in range(0, NUM_SAMPLES.value, BATCH_SIZE.value):
     count = min(BATCH_SIZE.value, NUM_SAMPLES.value - start)
-    grids = model.sample(count, seed=SEED.value, first_index=start)
+    grids = model.sample(count, seed=SEED.value, first_index=start,
+                         class_id=CLASS_ID.value)
     chunks.append([(g.numpy() + 1.0) / 2.0 for g in grids])
   per_grid = [np.concatenate(parts) for parts in zip(*chunks)]
   arrays = {f"grid{size}": images.astype(np.float32)
             for size, images in zip(model.grid_sizes, per_grid)}
   arrays["images"] = per_grid[-1].astype(np.float32)
+  if labels is not None:
+    arrays["labels"] = labels.astype(np.int32)
   os.makedirs(os.path.dirname(os.path.abspath(OUTPUT.value)), exist_ok=True)
   common.save_npz(OUTPUT.value, **arrays)
   png = os.path.splitext(OUTPUT.value)[0] + ".png"

@@ -53,6 +53,23 @@ flags.DEFINE_float("net_width", _M.net_width, "Energy net width multiplier.")
 flags.DEFINE_string("activation", _M.activation, "Energy net activation.")
 flags.DEFINE_integer("start_bank_size", _M.start_bank_size,
                      "Training images whose 1x1 averages start sampling.")
+flags.DEFINE_enum("method", _M.method, config_lib.METHODS,
+                  "multigrid, or a baseline of the paper: single_grid (needs "
+                  "--grid_sizes=1,S), cd (CD-k from the observed images, "
+                  "k = --num_langevin_steps) or persistent_cd.")
+flags.DEFINE_enum("sampler", _M.sampler, config_lib.SAMPLERS,
+                  "MCMC of training and sampling: langevin or hmc (TFP).")
+flags.DEFINE_integer("num_leapfrog_steps", _M.num_leapfrog_steps,
+                     "HMC leapfrog steps per MCMC step.")
+flags.DEFINE_bool("metropolis", _M.metropolis,
+                  "HMC with the Metropolis accept/reject test.")
+flags.DEFINE_bool("condition_on_label", _M.condition_on_label,
+                  "Class-conditional energies (one score per class).")
+flags.DEFINE_integer("persistent_bank_size", _M.persistent_bank_size,
+                     "Persistent chains of --method=persistent_cd.")
+flags.DEFINE_list("num_sampling_steps", [str(v) for v in _M.num_sampling_steps],
+                  "Steps per grid for sampling/inpainting (empty = "
+                  "--num_langevin_steps).")
 # Training.
 flags.DEFINE_integer("num_steps", _T.num_steps, "Training iterations.")
 flags.DEFINE_integer("batch_size", _T.batch_size, "Global batch size.")
@@ -116,7 +133,12 @@ def config_from_flags() -> config_lib.ExperimentConfig:
           reference_stddev=FLAGS.reference_stddev,
           clip_samples=FLAGS.clip_samples, net_width=FLAGS.net_width,
           activation=FLAGS.activation,
-          start_bank_size=FLAGS.start_bank_size),
+          start_bank_size=FLAGS.start_bank_size, method=FLAGS.method,
+          sampler=FLAGS.sampler, num_leapfrog_steps=FLAGS.num_leapfrog_steps,
+          metropolis=FLAGS.metropolis,
+          condition_on_label=FLAGS.condition_on_label,
+          persistent_bank_size=FLAGS.persistent_bank_size,
+          num_sampling_steps=_numbers("num_sampling_steps", int)),
       train=config_lib.TrainConfig(
           num_steps=FLAGS.num_steps, batch_size=FLAGS.batch_size,
           learning_rate=FLAGS.learning_rate, beta_1=FLAGS.beta_1,

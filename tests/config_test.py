@@ -43,6 +43,12 @@ def test_unknown_json_settings_are_rejected():
     ("train", dict(divergence_backoff="momentum"),
      "divergence_backoff='momentum'"),
     ("train", dict(max_divergence_retries=-1), "max_divergence_retries=-1"),
+    ("model", dict(method="pcd"), "method='pcd'"),
+    ("model", dict(method="cd"), r"grid_sizes=\[1, 4, 16\] must be \[start"),
+    ("model", dict(sampler="mala"), "sampler='mala'"),
+    ("model", dict(num_leapfrog_steps=0), "num_leapfrog_steps=0"),
+    ("model", dict(num_sampling_steps=(0,)), "num_sampling_steps=0"),
+    ("model", dict(num_sampling_steps=(1, 2, 3)), "num_sampling_steps"),
 ])
 def test_invalid_settings_name_the_setting_and_value(section, changes, match):
   config = config_lib.ExperimentConfig()
@@ -51,6 +57,38 @@ def test_invalid_settings_name_the_setting_and_value(section, changes, match):
                                               **changes)})
   with pytest.raises(ValueError, match=match):
     config.validate()
+
+
+def test_persistent_cd_needs_a_bank_of_at_least_one_batch():
+  model = config_lib.MultigridConfig(grid_sizes=(1, 16), noise_scale=(1.0,),
+                                     method="persistent_cd",
+                                     persistent_bank_size=50)
+  with pytest.raises(ValueError, match="persistent_bank_size=50 must be >= "
+                     "batch_size=100"):
+    config_lib.ExperimentConfig(model=model).validate()
+  with pytest.raises(ValueError, match="not supported"):
+    config_lib.ExperimentConfig(model=dataclasses.replace(
+        model, persistent_bank_size=500, condition_on_label=True)).validate()
+
+
+def test_class_conditioning_needs_a_labelled_dataset():
+  model = config_lib.MultigridConfig(condition_on_label=True)
+  config_lib.ExperimentConfig(model=model).validate()  # digits: 10 classes.
+  unlabelled = config_lib.ExperimentConfig(
+      data=config_lib.DataConfig(dataset="celeb_a", image_size=16),
+      model=model)
+  with pytest.raises(ValueError, match="dataset='celeb_a' has no class"):
+    unlabelled.validate()
+
+
+def test_sampling_steps_may_change_on_resume():
+  saved = config_lib.ExperimentConfig()
+  requested = dataclasses.replace(saved, model=dataclasses.replace(
+      saved.model, num_sampling_steps=(45,)))
+  assert config_lib.conflicts(saved, requested) == []
+  requested = dataclasses.replace(saved, model=dataclasses.replace(
+      saved.model, sampler="hmc"))
+  assert config_lib.conflicts(saved, requested)
 
 
 def test_batch_must_split_evenly_over_replicas():

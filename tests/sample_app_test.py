@@ -54,12 +54,34 @@ def test_same_seed_writes_an_identical_file_and_png(workdir, tmp_path):
     (["--workdir={workdir}", "--output=x.png"], "must be a path ending"),
     (["--workdir={workdir}", "--output=x.npz", "--num_samples=0"],
      "--num_samples=0"),
+    (["--workdir={workdir}", "--output={tmp}/x.npz", "--class_id=1"],
+     "class_id=1 needs a class-conditional model"),
 ])
 def test_bad_arguments_are_reported(workdir, tmp_path, args, expected):
   args = [a.format(tmp=tmp_path, workdir=workdir) for a in args]
   result = run("apps.sample", *args)
   assert result.returncode != 0
   assert expected in result.stderr, result.stderr[-2000:]
+
+
+def test_conditional_model_samples_the_requested_class(tmp_path):
+  path = str(tmp_path / "conditional")
+  result = run("apps.train", f"--workdir={path}", "--image_size=8",
+               "--grid_sizes=1,4,8", "--num_langevin_steps=2",
+               "--net_width=0.125", "--batch_size=8", "--num_steps=1",
+               "--start_bank_size=40", "--num_sample_images=4",
+               "--condition_on_label")
+  assert result.returncode == 0, result.stderr[-2000:]
+  output = str(tmp_path / "c.npz")
+  result = run("apps.sample", f"--workdir={path}", "--num_samples=5",
+               "--class_id=7", f"--output={output}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  with np.load(output) as archive:
+    np.testing.assert_array_equal(archive["labels"], [7] * 5)
+  result = run("apps.sample", f"--workdir={path}", "--num_samples=5",
+               "--class_id=10", f"--output={output}")
+  assert result.returncode != 0
+  assert "class_id=10 must be an integer in [0, 10)" in result.stderr
 
 
 if __name__ == "__main__":

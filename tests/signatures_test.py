@@ -238,5 +238,26 @@ def test_three_channel_models_export_colour_pngs():
   assert png.size == (4, 4) and png.mode == "RGB"
 
 
+def test_conditional_models_take_a_checked_class_id():
+  model = MultigridEBM(grid_sizes=(1, 4, 8), channels=1, num_langevin_steps=2,
+                       net_width=0.125, start_bank_size=20, seed=3,
+                       num_classes=2)
+  images = np.concatenate([np.full((10, 8, 8, 1), -0.5, np.float32),
+                           np.full((10, 8, 8, 1), 0.5, np.float32)])
+  model.adapt(images, labels=np.repeat([0, 1], 10))
+  sig = signatures.family_signatures(model)[0]
+  assert [spec.name for spec in sig.inputs] == ["seed", "class_id"]
+  fn = tf.function(signatures.serving_fn(sig, 4),
+                   input_signature=list(sig.inputs))
+  seeds = tf.constant([1, 2], tf.int64)
+  served = fn(seeds, tf.constant([1, 1], tf.int64))["images"].numpy()
+  expected = model.sample_from_seeds(seeds, class_ids=tf.constant([1, 1]))
+  np.testing.assert_allclose(served, (expected[-1].numpy() + 1) / 2,
+                             atol=1e-6)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r"class_id: values \[0 2\] must be in \[0, 2\)"):
+    fn(seeds, tf.constant([0, 2], tf.int64))
+
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

@@ -16,7 +16,7 @@ from tfgen.train import strategy as strategy_lib
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = r"""
-import json, os, sys
+import dataclasses, json, os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np
 import tensorflow as tf
@@ -85,7 +85,27 @@ loop.Trainer(config, sys.argv[1] + "/one", strategy=tf.distribute.get_strategy()
 loop_loss_diff = max(abs(a[k] - b[k]) for a, b in zip(losses["mirrored"],
                                                       losses["one"])
                      for k in a if k.startswith(("loss/", "score_")))
+# Persistent CD: every replica writes its rows back into one shared bank.
+pcd = dataclasses.replace(config, model=dataclasses.replace(
+    config.model, grid_sizes=(1, 8), noise_scale=(1.0,), method="persistent_cd",
+    persistent_bank_size=24))
+# (The loop's strategy again: a third MirroredStrategy in one process clashes
+# with the others' collective instance keys.)
+pcd_mirrored = loop.Trainer(pcd, sys.argv[1] + "/pcd_mirrored",
+                            strategy=trainer.strategy, printer=lambda _: None)
+pcd_mirrored.run()
+pcd_one = loop.Trainer(pcd, sys.argv[1] + "/pcd_one",
+                       strategy=tf.distribute.get_strategy(),
+                       printer=lambda _: None)
+pcd_one.run()
+banks = [v.numpy() for v in pcd_mirrored.strategy.experimental_local_results(
+    pcd_mirrored.model.persistent_chains)]
+bank_one = pcd_one.model.persistent_chains.numpy()
+pcd_bank_diff = max(float(np.abs(b - bank_one).max()) for b in banks)
+# Chains start flat (up-sampled 1x1 averages); moved ones are not flat.
+pcd_rows_moved = int((bank_one.reshape(24, -1).std(axis=1) > 1e-4).sum())
 print(json.dumps(dict(
+    pcd_bank_diff=pcd_bank_diff, pcd_rows_moved=pcd_rows_moved,
     replicas=strategy.num_replicas_in_sync, grad_diff=grad_diff,
     grad_scale=grad_scale, sample_diff=sample_diff,
     replica_noise_diff=replica_noise_diff, loop_step=trainer.step,
@@ -130,6 +150,13 @@ def test_training_loop_under_mirrored_equals_one_device(mirrored_report):
 
 
 CLUSTER = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+
+
+def test_persistent_cd_bank_under_mirrored_equals_one_device(mirrored_report):
+  # 2 steps of global batch 8 update bank rows 0..15 (of 24), in one shared
+  # bank whichever replica computed them.
+  assert mirrored_report["pcd_rows_moved"] == 16
+  assert mirrored_report["pcd_bank_diff"] < 1e-5
 
 
 @pytest.mark.parametrize("tf_config, match", [

@@ -4,6 +4,7 @@ Each case runs the app as a user would, in a subprocess.
 """
 
 import glob
+import json
 import os
 import signal
 import subprocess
@@ -34,6 +35,37 @@ def test_flagfile_trains_and_later_flags_override_it(tmp_path):
   assert result.returncode == 0, result.stderr[-2000:]
   assert "Done" in result.stdout and "at step 3" in result.stdout
   assert os.path.exists(tmp_path / "run" / "samples" / "step0000003_grid8.png")
+
+
+_VALIDATE_FLAGFILES = r"""
+import glob, json, sys
+from absl import flags
+from apps import train
+results = {}
+for path in sorted(glob.glob("apps/configs/*.cfg")):
+  try:
+    flags.FLAGS(["train", "--flagfile=" + path, "--workdir=unused"])
+    config = train.config_from_flags()
+    config.validate()
+    results[path] = [config.family, getattr(config.model, "method", None)]
+  except Exception as error:  # pylint: disable=broad-except
+    results[path] = "ERROR " + str(error)
+  finally:
+    flags.FLAGS.unparse_flags()
+print(json.dumps(results))
+"""
+
+
+def test_every_shipped_flagfile_gives_a_valid_config():
+  result = subprocess.run([sys.executable, "-c", _VALIDATE_FLAGFILES],
+                          cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  results = json.loads(result.stdout.strip().splitlines()[-1])
+  errors = {k: v for k, v in results.items() if isinstance(v, str)}
+  assert not errors
+  methods = {v[1] for v in results.values()}
+  assert {"multigrid", "single_grid", "cd", "persistent_cd"} <= methods
 
 
 def test_interrupted_run_resumes_at_its_checkpoint(tmp_path):

@@ -33,6 +33,11 @@ class DataConfig:
   def channels(self) -> int:
     return sources.num_channels(self.dataset, self.folder_channels)
 
+  @property
+  def num_classes(self) -> int:
+    """Classes of a labelled dataset (0 when it has no labels)."""
+    return sources.num_classes(self.dataset)
+
 
 @dataclasses.dataclass(frozen=True)
 class MultigridConfig:
@@ -46,6 +51,16 @@ class MultigridConfig:
   net_width: float = 1.0
   activation: str = "leaky_relu"
   start_bank_size: int = 2000
+  # 'multigrid', or a baseline of the paper: 'single_grid' (grid_sizes
+  # [1, S]), 'cd' (CD-k, k = num_langevin_steps) or 'persistent_cd'.
+  method: str = "multigrid"
+  sampler: str = "langevin"  # or 'hmc' (TFP's HamiltonianMonteCarlo)
+  num_leapfrog_steps: int = 5
+  metropolis: bool = True
+  condition_on_label: bool = False
+  persistent_bank_size: int = 1000
+  # Steps per grid for sampling / inpainting; () = num_langevin_steps.
+  num_sampling_steps: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +92,9 @@ RESUMABLE_FIELDS = frozenset({
     "train.summary_every", "train.sample_every", "train.num_sample_images",
     "train.max_checkpoints", "train.jit_compile", "train.on_divergence",
     "train.divergence_backoff", "train.max_divergence_retries",
-    "data.data_dir", "data.download"})
+    "data.data_dir", "data.download", "model.num_sampling_steps"})
+METHODS = ("multigrid", "single_grid", "cd", "persistent_cd")
+SAMPLERS = ("langevin", "hmc")
 
 
 def _positive_int(name: str, value: Any) -> None:
@@ -124,6 +141,7 @@ class ExperimentConfig:
     if not model.net_width > 0:
       raise ValueError(f"net_width={model.net_width} must be > 0.")
     _positive_int("start_bank_size", model.start_bank_size)
+    self._validate_method(num_replicas)
     for name in ("num_steps", "batch_size", "checkpoint_every",
                  "summary_every", "sample_every", "num_sample_images",
                  "max_checkpoints"):
@@ -155,6 +173,42 @@ class ExperimentConfig:
           f"use a multiple of {num_replicas}, e.g. "
           f"{max(1, train.batch_size // num_replicas) * num_replicas}.")
     return self
+
+  def _validate_method(self, num_replicas: int) -> None:
+    model, train = self.model, self.train
+    if model.method not in METHODS:
+      raise ValueError(f"method={model.method!r} must be one of {METHODS}.")
+    if model.method != "multigrid" and len(model.grid_sizes) != 2:
+      raise ValueError(
+          f"method={model.method!r} has one energy net at the image size: "
+          f"grid_sizes={list(model.grid_sizes)} must be [start, image_size], "
+          f"e.g. --grid_sizes=1,{self.data.image_size}.")
+    if model.sampler not in SAMPLERS:
+      raise ValueError(f"sampler={model.sampler!r} must be one of "
+                       f"{SAMPLERS}.")
+    _positive_int("num_leapfrog_steps", model.num_leapfrog_steps)
+    _positive_int("persistent_bank_size", model.persistent_bank_size)
+    for steps in model.num_sampling_steps:
+      _positive_int("num_sampling_steps", steps)
+    num_model_grids = len(model.grid_sizes) - 1
+    if len(model.num_sampling_steps) not in (0, 1, num_model_grids):
+      raise ValueError(
+          f"num_sampling_steps={list(model.num_sampling_steps)} needs no "
+          f"value, one, or one per model grid ({num_model_grids}).")
+    if model.method == "persistent_cd":
+      if model.persistent_bank_size < train.batch_size:
+        raise ValueError(
+            f"persistent_bank_size={model.persistent_bank_size} must be >= "
+            f"batch_size={train.batch_size} (each batch takes its own "
+            "persistent chains), e.g. 10 times the batch.")
+      if model.condition_on_label:
+        raise ValueError("condition_on_label=True is not supported with "
+                         "method='persistent_cd' (the persistent chains have "
+                         "no labels); use method=cd or multigrid.")
+    if model.condition_on_label and self.data.num_classes == 0:
+      raise ValueError(
+          f"condition_on_label=True needs a labelled dataset; "
+          f"dataset={self.data.dataset!r} has no class labels.")
 
   def to_dict(self) -> dict:
     return dataclasses.asdict(self)

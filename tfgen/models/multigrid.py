@@ -3,19 +3,25 @@
 One energy ConvNet per grid (e.g. 4x4 and 16x16 for `grid_sizes=(1, 4, 16)`),
 each defining
 
-    log p_g(x) = f_g(x) - ||x||**2 / (2 * reference_stddev**2)   (one per image).
+    log p_g(x) = f_g(x) - ||x||**2 / (2 * reference_stddev**2)   (one per image)
 
+(with `num_classes > 0`, f_g(x, y): one score per class, the label's is used).
 Synthesis: a chain starts at the 1x1 average of an image, is up-sampled to the
-next grid, runs `num_langevin_steps` Langevin steps there, is up-sampled again,
-and so on; each grid's result is that grid's synthesised image. Training uses
-the observed images' own 1x1 averages as starts, so every grid learns from the
-difference between observed and synthesised images at its resolution:
+next grid, runs `num_langevin_steps` Langevin (or HMC) steps there, is
+up-sampled again, and so on; each grid's result is that grid's synthesised
+image. Training uses the observed images' own 1x1 averages as starts, so every
+grid learns from the difference between observed and synthesised images:
 
     loss_g = mean f_g(synthesised_g) - mean f_g(observed_g),
 
 synthesised images under `stop_gradient`, all grids updated in the same step.
-After training, `sample` starts from the 1x1 averages of random training
-images, kept in the model (`start_bank`, filled by `adapt` or the first `fit`).
+
+The paper's baselines are the same model with another `method`:
+'single_grid' (grid_sizes (1, S): one net, chains from the up-sampled 1x1
+average), 'cd' (training chains start at the observed images; CD-1 is one
+step) and 'persistent_cd' (training chains continue from a bank of persistent
+chains kept in the model and its checkpoints). Sampling, inpainting and
+export (`MultigridSampling`) are the same for every method.
 """
 
 from __future__ import annotations
@@ -23,17 +29,21 @@ from __future__ import annotations
 from typing import Optional, Sequence, Union
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tfgen.data import pyramid
+from tfgen.mcmc import hmc
 from tfgen.mcmc import langevin
 from tfgen.mcmc import noise
 from tfgen.mcmc import runner
+from tfgen.models import multigrid_sampling
 from tfgen.nets import energy
 
 IntOrSeq = Union[int, Sequence[int]]
 FloatOrSeq = Union[float, Sequence[float]]
+METHODS = ("multigrid", "single_grid", "cd", "persistent_cd")
+SAMPLERS = ("langevin", "hmc")
+_PERSISTENT_SALT = 0x70636400
 
 
 def _per_grid(value, num_grids: int, name: str, kind=float) -> tuple:
@@ -46,7 +56,13 @@ def _per_grid(value, num_grids: int, name: str, kind=float) -> tuple:
   return tuple(kind(v) for v in values)
 
 
-class MultigridEBM(keras.Model):
+def check_sampler(sampler: str) -> str:
+  if sampler not in SAMPLERS:
+    raise ValueError(f"sampler={sampler!r} must be one of {SAMPLERS}.")
+  return sampler
+
+
+class MultigridEBM(multigrid_sampling.MultigridSampling, keras.Model):
   """Multigrid energy-based generative ConvNet.
 
   Images are float32 NHWC in [-1, 1]. Call `sample(n, seed)` for a list of
@@ -66,6 +82,13 @@ class MultigridEBM(keras.Model):
                start_bank_size: int = 2000,
                seed: int = 0,
                jit_compile: bool = False,
+               method: str = "multigrid",
+               sampler: str = "langevin",
+               num_leapfrog_steps: int = hmc.DEFAULT_NUM_LEAPFROG_STEPS,
+               metropolis: bool = True,
+               num_classes: int = 0,
+               persistent_bank_size: int = 1000,
+               num_sampling_steps: Optional[IntOrSeq] = None,
                **kwargs):
     """Creates the energy nets.
 
@@ -73,40 +96,71 @@ class MultigridEBM(keras.Model):
       grid_sizes: increasing side lengths, each dividing the next; the first
         is the chains' start (1 in the paper), the last the image size.
       channels: image channels.
-      num_langevin_steps: steps per model grid (one value or one per grid).
-      step_size: Langevin step size delta per model grid.
+      num_langevin_steps: MCMC steps per model grid in training (one value
+        or one per grid); for 'cd' / 'persistent_cd' the k of CD-k.
+      step_size: Langevin step size (HMC: leapfrog step size) delta per grid.
       noise_scale: per model grid; 1 = Langevin dynamics, 0 = noise-free
-        (the official code's update).
+        (the official code's update). Langevin only.
       reference_stddev: standard deviation of the Gaussian reference term.
-      clip_samples: clip chains to [-1, 1] after every step.
+      clip_samples: clip chains to [-1, 1] (Langevin: after every step; HMC:
+        the density is evaluated at the clipped point, the result clipped).
       net_width: width multiplier of the energy nets' preset.
       activation: activation of the energy nets.
       start_bank_size: how many training images' start-grid averages are kept
         for unconditional sampling.
       seed: base of the training step seeds.
       jit_compile: XLA for the train step and sampler (measured choice).
+      method: one of METHODS (see the module docstring).
+      sampler: 'langevin' or 'hmc' (TFP's HMC).
+      num_leapfrog_steps: HMC leapfrog steps per MCMC step.
+      metropolis: HMC with (True) or without the Metropolis test.
+      num_classes: > 0 makes every energy depend on the label (one output per
+        class); 0 = unconditional.
+      persistent_bank_size: persistent chains of 'persistent_cd'.
+      num_sampling_steps: steps per grid for `sample` / `inpaint` (default:
+        `num_langevin_steps`; CD-1 models sample with more steps).
     """
     super().__init__(**kwargs)
     grid_sizes = tuple(int(g) for g in grid_sizes)
     pyramid.validate_grid_sizes(grid_sizes, grid_sizes[-1])
+    if method not in METHODS:
+      raise ValueError(f"method={method!r} must be one of {METHODS}.")
+    if method != "multigrid" and len(grid_sizes) != 2:
+      raise ValueError(
+          f"method={method!r} uses one energy net at the image size: "
+          f"grid_sizes={list(grid_sizes)} must be (start, image size), e.g. "
+          f"[1, {grid_sizes[-1]}].")
     num_model_grids = len(grid_sizes) - 1
     self.grid_sizes = grid_sizes
     self.channels = int(channels)
+    self.method = method
+    self.sampler = check_sampler(sampler)
     self.num_langevin_steps = _per_grid(num_langevin_steps, num_model_grids,
                                         "num_langevin_steps", int)
+    self.num_sampling_steps = _per_grid(
+        num_sampling_steps or self.num_langevin_steps, num_model_grids,
+        "num_sampling_steps", int)
     self.step_size = _per_grid(step_size, num_model_grids, "step_size")
-    if any(s < 0 for s in self.num_langevin_steps):
-      raise ValueError(f"num_langevin_steps={list(self.num_langevin_steps)} "
-                       "must be >= 0, e.g. 30.")
-    if any(s <= 0 for s in self.step_size):
+    for name in ("num_langevin_steps", "num_sampling_steps"):
+      if any(s < 0 for s in getattr(self, name)):
+        raise ValueError(f"{name}={list(getattr(self, name))} must be >= 0, "
+                         "e.g. 30.")
+    if any(not s > 0 for s in self.step_size):
       raise ValueError(f"step_size={list(self.step_size)} must be > 0, "
                        "e.g. 0.3.")
-    if reference_stddev <= 0:
+    if not reference_stddev > 0:
       raise ValueError(f"reference_stddev={reference_stddev} must be > 0.")
-    if start_bank_size <= 0:
-      raise ValueError(f"start_bank_size={start_bank_size} must be > 0.")
+    for name, value in (("start_bank_size", start_bank_size),
+                        ("persistent_bank_size", persistent_bank_size),
+                        ("num_leapfrog_steps", num_leapfrog_steps)):
+      if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name}={value!r} must be a positive integer.")
+    if isinstance(num_classes, bool) or not isinstance(
+        num_classes, int) or num_classes < 0:
+      raise ValueError(f"num_classes={num_classes!r} must be an integer >= 0 "
+                       "(0 = unconditional).")
     self.noise_scale = _per_grid(noise_scale, num_model_grids, "noise_scale")
-    if any(s < 0 for s in self.noise_scale):
+    if any(not s >= 0 for s in self.noise_scale):
       raise ValueError(f"noise_scale={list(self.noise_scale)} must be >= 0.")
     self.reference_stddev = float(reference_stddev)
     self.clip_samples = bool(clip_samples)
@@ -115,29 +169,28 @@ class MultigridEBM(keras.Model):
     self.start_bank_size = int(start_bank_size)
     self.seed = int(seed)
     self.sampler_jit_compile = bool(jit_compile)
+    self.num_leapfrog_steps = int(num_leapfrog_steps)
+    self.metropolis = bool(metropolis)
+    self.num_classes = int(num_classes)
+    self.persistent_bank_size = int(persistent_bank_size)
     self.energy_nets = [
         energy.build_energy_net(
             size, self.channels,
             energy.energy_net_spec(size, net_width, activation),
-            name=f"energy_grid{size}")
+            name=f"energy_grid{size}", num_outputs=max(1, self.num_classes))
         for size in grid_sizes[1:]]
     # Named attributes make each net a child in tf.train.Checkpoint (Keras'
     # own list wrapper is not a TF trackable, so the list alone is not saved).
     for size, net in zip(grid_sizes[1:], self.energy_nets):
       setattr(self, f"energy_grid{size}", net)
-    start = grid_sizes[0]
-    self.start_bank = self.add_weight(
-        shape=(self.start_bank_size, start, start, self.channels),
-        initializer="zeros", trainable=False, name="start_bank")
-    self.start_bank_count = self.add_weight(
-        shape=(), initializer="zeros", dtype="int32", trainable=False,
-        name="start_bank_count")
-    self._compiled_sample = runner.compile_fn(self.sample_from_seeds,
-                                              self.sampler_jit_compile)
-    self._compiled_sample_from = runner.compile_fn(
-        lambda pairs, starts: self.sample_from_seeds(pairs,
-                                                     start_images=starts),
-        self.sampler_jit_compile)
+    self._build_start_bank()
+    if method == "persistent_cd":
+      size = grid_sizes[-1]
+      self.persistent_chains = self.add_weight(
+          shape=(self.persistent_bank_size, size, size, self.channels),
+          initializer="zeros", trainable=False, name="persistent_chains",
+          aggregation="mean")
+    self._compile_samplers()
     self.built = True
 
   # ---- energies ----------------------------------------------------------
@@ -146,205 +199,119 @@ class MultigridEBM(keras.Model):
     """Grids that have an energy net (all but the start grid)."""
     return self.grid_sizes[1:]
 
-  def score(self, images: tf.Tensor, grid_index: int) -> tf.Tensor:
-    """f_g(images) [B] of the `grid_index`-th model grid."""
-    return self.energy_nets[grid_index](images, training=False)[:, 0]
+  @property
+  def is_conditional(self) -> bool:
+    return self.num_classes > 0
 
-  def log_prob(self, images: tf.Tensor, grid_index: int) -> tf.Tensor:
+  def _check_labels(self, labels):
+    if not self.is_conditional:
+      return None
+    if labels is None:
+      raise ValueError(
+          f"This model is class-conditional ({self.num_classes} classes): "
+          "pass labels / class_id.")
+    return tf.cast(labels, tf.int32)
+
+  def score(self, images: tf.Tensor, grid_index: int,
+            labels: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """f_g(images) [B] of the `grid_index`-th model grid.
+
+    `labels` (int [B] in [0, num_classes)) picks each image's class score of
+    a conditional model; unconditional models ignore it.
+    """
+    outputs = self.energy_nets[grid_index](images, training=False)
+    labels = self._check_labels(labels)
+    if labels is None:
+      return outputs[:, 0]
+    return tf.gather(outputs, labels, axis=1, batch_dims=1)
+
+  def log_prob(self, images: tf.Tensor, grid_index: int,
+               labels: Optional[tf.Tensor] = None) -> tf.Tensor:
     """Unnormalised log p_g(images) [B] (score minus the Gaussian reference)."""
     square_norm = tf.reduce_sum(tf.square(images), axis=[1, 2, 3])
-    return (self.score(images, grid_index) -
+    return (self.score(images, grid_index, labels) -
             square_norm / (2.0 * self.reference_stddev**2))
 
   def kernel(self, grid_index: int, noise_fn=langevin.standard_normal_noise,
-             constraint_fn=None):
-    """The Langevin kernel targeting grid `grid_index`'s log p."""
-    return langevin.LangevinKernel(
-        lambda x: self.log_prob(x, grid_index),
-        step_size=self.step_size[grid_index],
-        noise_scale=self.noise_scale[grid_index],
-        clip_range=(-1.0, 1.0) if self.clip_samples else None,
-        noise_fn=noise_fn, constraint_fn=constraint_fn)
+             constraint_fn=None, labels=None, sampler: Optional[str] = None):
+    """The MCMC kernel targeting grid `grid_index`'s log p.
+
+    Langevin: `LangevinKernel` (clipped, `constraint_fn` after every step).
+    HMC: TFP's kernel on the target evaluated at the projected (clipped,
+    constrained) point; apply `project` to its final state.
+    """
+    target = lambda x: self.log_prob(x, grid_index, labels)
+    if check_sampler(sampler or self.sampler) == "langevin":
+      return langevin.LangevinKernel(
+          target, step_size=self.step_size[grid_index],
+          noise_scale=self.noise_scale[grid_index],
+          clip_range=(-1.0, 1.0) if self.clip_samples else None,
+          noise_fn=noise_fn, constraint_fn=constraint_fn)
+    return hmc.hmc_kernel(
+        hmc.projected_target(target, self._projection(constraint_fn)),
+        self.step_size[grid_index], self.num_leapfrog_steps, self.metropolis)
+
+  def _projection(self, constraint_fn):
+    if not self.clip_samples:
+      return constraint_fn
+    if constraint_fn is None:
+      return lambda x: tf.clip_by_value(x, -1.0, 1.0)
+    return lambda x: constraint_fn(tf.clip_by_value(x, -1.0, 1.0))
 
   # ---- synthesis ---------------------------------------------------------
+  def run_grid(self, grid_index: int, start: tf.Tensor, num_steps: int,
+               seed: tf.Tensor, noise_fn=langevin.standard_normal_noise,
+               constraint_fn=None, labels=None,
+               sampler: Optional[str] = None) -> tf.Tensor:
+    """`num_steps` MCMC steps of one model grid from `start` [B, g, g, C]."""
+    sampler = check_sampler(sampler or self.sampler)
+    kernel = self.kernel(grid_index, noise_fn, constraint_fn, labels, sampler)
+    state = runner.run_chain(kernel, start, num_steps, seed).state
+    if sampler == "hmc":
+      project = self._projection(constraint_fn)
+      state = project(state) if project is not None else state
+    return state
+
   def synthesize(self, start_images: tf.Tensor, seed: tf.Tensor,
                  noise_fn=langevin.standard_normal_noise,
                  constraint_fns: Optional[Sequence] = None,
                  num_langevin_steps: Optional[Sequence[int]] = None,
-                 ) -> list[tf.Tensor]:
+                 labels: Optional[tf.Tensor] = None,
+                 sampler: Optional[str] = None) -> list[tf.Tensor]:
     """Coarse-to-fine chains from `start_images` [B, g0, g0, C].
 
     Args:
       start_images: the chains' start on the first grid.
       seed: int32[2] seed of the chains (folded with the grid index).
-      noise_fn: one noise source for every grid, or a list with one per model
-        grid (see `LangevinKernel`).
+      noise_fn: one Langevin noise source for every grid, or a list with one
+        per model grid (see `LangevinKernel`); HMC draws from `seed`.
       constraint_fns: optional list, per model grid, of state -> state
         projections applied to the up-sampled start and after every step.
       num_langevin_steps: optional per-grid step counts (default: the
-        model's).
+        model's training steps).
+      labels: int [B] classes of a conditional model.
+      sampler: 'langevin' or 'hmc' (default: the model's).
 
     Returns:
-      [start, grid1 sample, ..., finest sample], each [B, g, g, C].
+      [start, grid1 sample, ..., finest sample], each [B, g, g, C]; grid g's
+      chain started at `upsample(previous result, g)`.
     """
     steps = num_langevin_steps or self.num_langevin_steps
     noise_fns = (list(noise_fn) if isinstance(noise_fn, (list, tuple))
                  else [noise_fn] * len(self.model_grids))
     constraint_fns = constraint_fns or [None] * len(self.model_grids)
+    labels = self._check_labels(labels)
     images = [start_images]
     state = start_images
     for index, size in enumerate(self.model_grids):
       state = pyramid.upsample(state, size)
       if constraint_fns[index] is not None:
         state = constraint_fns[index](state)
-      kernel = self.kernel(index, noise_fns[index], constraint_fns[index])
-      result = runner.run_chain(kernel, state, steps[index],
-                                runner.fold_in(seed, index))
-      state = result.state
+      state = self.run_grid(index, state, steps[index],
+                            runner.fold_in(seed, index), noise_fns[index],
+                            constraint_fns[index], labels, sampler)
       images.append(state)
     return images
-
-  def _serving_steps(self, num_langevin_steps) -> tuple[int, ...]:
-    if num_langevin_steps is None:
-      return self.num_langevin_steps
-    return _per_grid(num_langevin_steps, len(self.model_grids),
-                     "num_langevin_steps", int)
-
-  def _per_example_noise(self, pairs: tf.Tensor,
-                         steps: Sequence[int]) -> list:
-    """Noise sources per model grid drawn from each example's own seed."""
-    shapes = [[steps[i], size, size, self.channels]
-              if self.noise_scale[i] > 0 and steps[i] > 0 else None
-              for i, size in enumerate(self.model_grids)]
-    return [source or langevin.standard_normal_noise
-            for source in noise.per_example_noise(pairs, shapes)]
-
-  def sample_from_seeds(self, seeds, num_langevin_steps=None,
-                        start_images: Optional[tf.Tensor] = None
-                        ) -> list[tf.Tensor]:
-    """Samples one image per seed; graph-traceable (for export).
-
-    Args:
-      seeds: int [B] per-instance seeds, or int32 [B, 2] seed pairs. Each
-        image depends only on its own seed.
-      num_langevin_steps: optional per-grid step counts (default: trained).
-      start_images: optional [B, g0, g0, C] starts (default: a training
-        image's start-grid average chosen by each seed).
-
-    Returns:
-      One [B, g, g, C] tensor in [-1, 1] per grid, coarse to fine.
-    """
-    pairs = noise.seed_pairs(seeds)
-    steps = self._serving_steps(num_langevin_steps)
-    noise_fns = self._per_example_noise(pairs, steps)
-    if start_images is None:
-      index = noise.per_example_choice(pairs, self.start_bank_count)
-      start_images = tf.gather(self.start_bank, index)
-    return self.synthesize(start_images, tf.constant([0, 0]), noise_fns,
-                           num_langevin_steps=steps)
-
-  def inpaint_from_seeds(self, images: tf.Tensor, masks: tf.Tensor, seeds,
-                         num_langevin_steps=None) -> list[tf.Tensor]:
-    """Fills the missing pixels of `images`; graph-traceable (for export).
-
-    Coarse to fine, as in sampling, from the 1x1 average of the observed
-    pixels; at every grid the chain updates only the missing pixels and keeps
-    the observed ones (a coarse pixel is observed if all its pixels are).
-
-    Args:
-      images: [B, S, S, C] in [-1, 1] (missing pixels may hold anything).
-      masks: [B, S, S, 1] or [B, S, S, C], 1 = missing, 0 = observed.
-      seeds: int [B] per-image seeds or int32 [B, 2] pairs.
-      num_langevin_steps: optional per-grid step counts.
-
-    Returns:
-      One [B, g, g, C] tensor in [-1, 1] per grid; the last is the filled
-      image, equal to `images` wherever the mask is 0.
-    """
-    images = tf.convert_to_tensor(images, tf.float32)
-    observed = 1.0 - tf.broadcast_to(tf.cast(masks, tf.float32),
-                                     tf.shape(images))
-    pairs = noise.seed_pairs(seeds)
-    steps = self._serving_steps(num_langevin_steps)
-    noise_fns = self._per_example_noise(pairs, steps)
-    known, values = pyramid.observed_pyramid(images, observed,
-                                             self.grid_sizes)
-
-    def clamp(index):
-      return lambda x: known[index] * values[index] + (1 - known[index]) * x
-
-    constraint_fns = [clamp(i + 1) for i in range(len(self.model_grids))]
-    return self.synthesize(values[0], tf.constant([0, 0]), noise_fns,
-                           constraint_fns, num_langevin_steps=steps)
-
-  def adapt(self, data) -> None:
-    """Keeps start-grid averages of training images for `sample`.
-
-    `data`: images [N, S, S, C] (array or tensor) or a dataset of images or
-    (images, labels) batches; at most `start_bank_size` images are used.
-    """
-    if isinstance(data, tf.data.Dataset):
-      chunks, count = [], 0
-      for batch in data:
-        batch = batch[0] if isinstance(batch, (tuple, list)) else batch
-        chunks.append(tf.convert_to_tensor(batch))
-        count += int(batch.shape[0])
-        if count >= self.start_bank_size:
-          break
-      images = tf.concat(chunks, axis=0)
-    else:
-      images = tf.convert_to_tensor(data, tf.float32)
-    images = images[:self.start_bank_size]
-    starts = pyramid.downsample(tf.cast(images, tf.float32),
-                                self.grid_sizes[0])
-    count = int(starts.shape[0])
-    reps = -(-self.start_bank_size // count)
-    self.start_bank.assign(tf.tile(starts, [reps, 1, 1, 1])[
-        :self.start_bank_size])
-    self.start_bank_count.assign(count)
-
-  @property
-  def is_adapted(self) -> bool:
-    return int(self.start_bank_count.numpy()) > 0
-
-  def start_images(self, num_samples: int, seed) -> tf.Tensor:
-    """`num_samples` start-grid images drawn from the bank by `seed`."""
-    if not self.is_adapted:
-      raise RuntimeError(
-          "The model has no start images: call model.adapt(train_images) or "
-          "train it (fit / apps.train) before sampling.")
-    index = tf.random.stateless_uniform(
-        [num_samples], seed=tf.cast(seed, tf.int32), minval=0,
-        maxval=self.start_bank_count, dtype=tf.int32)
-    return tf.gather(self.start_bank, index)
-
-  def example_seeds(self, seed, num_samples: int,
-                    first_index: int = 0) -> tf.Tensor:
-    """int32 [N, 2] seed pairs of examples first_index.. of a sampling call."""
-    return noise.example_seeds(seed, num_samples, first_index)
-
-  def sample(self, num_samples: int, seed=(0, 0), first_index: int = 0,
-             start_images: Optional[tf.Tensor] = None) -> list[tf.Tensor]:
-    """Samples `num_samples` images; returns one [N, g, g, C] tensor per grid.
-
-    `seed` is an int or int32[2]. Example i uses the seed pair
-    `example_seeds(seed, ...)[i]` and nothing else, so the same seed gives the
-    same images, and `sample(n, seed, first_index=k)` continues
-    `sample(k, seed)` (chunked sampling equals one big call). Pass
-    `start_images` [N, g0, g0, C] to start from given coarse images instead
-    of random training images' averages.
-    """
-    if not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
-      raise ValueError(f"num_samples={num_samples!r} must be a positive int.")
-    if start_images is None and not self.is_adapted:
-      raise RuntimeError(
-          "The model has no start images: call model.adapt(train_images) or "
-          "train it (fit / apps.train) before sampling.")
-    pairs = self.example_seeds(seed, int(num_samples), int(first_index))
-    if start_images is None:
-      return self._compiled_sample(pairs)
-    return self._compiled_sample_from(
-        pairs, tf.convert_to_tensor(start_images, tf.float32))
 
   # ---- training ----------------------------------------------------------
   def compile(self, optimizer=None, **kwargs):
@@ -356,54 +323,105 @@ class MultigridEBM(keras.Model):
 
   def fit(self, x=None, *args, **kwargs):
     if x is not None and not self.is_adapted:
-      self.adapt(x)
+      if isinstance(x, tf.data.Dataset) or not self.is_conditional:
+        self.adapt(x)
+      else:
+        self.adapt(x, labels=kwargs.get("y", args[0] if args else None))
     return super().fit(x, *args, **kwargs)
 
   def train_step(self, data):
     """One update of every grid from a (local) batch; returns scalar metrics.
 
-    Works on one device (Keras `fit`) and per replica under `strategy.run`:
-    losses are scaled by the global batch, and the Langevin noise of each
-    example is the same row of one global noise batch whichever replica
-    holds it, so a mirrored step equals a single-device step.
+    `data`: images [b, S, S, C] or (images, labels [b]) (labels needed by a
+    conditional model). Works on one device (Keras `fit`) and per replica
+    under `strategy.run`: losses are scaled by the global batch, and the
+    Langevin noise of each example is the same row of one global noise batch
+    whichever replica holds it, so a mirrored step equals a single-device
+    step (HMC draws its momentum per replica).
     """
-    images = data[0] if isinstance(data, (tuple, list)) else data
+    images, labels = (tuple(data) + (None,))[:2] if isinstance(
+        data, (tuple, list)) else (data, None)
     images = tf.convert_to_tensor(images, tf.float32)
     seed = runner.fold_in(tf.constant([self.seed, 0x6D67]),
                           self.optimizer.iterations)
-    return self.train_on_images(images, seed)
+    return self.train_on_images(images, seed, labels)
 
-  def train_on_images(self, images: tf.Tensor, seed: tf.Tensor) -> dict:
+  def train_on_images(self, images: tf.Tensor, seed: tf.Tensor,
+                      labels: Optional[tf.Tensor] = None) -> dict:
     """Synthesises, computes every grid's gradient and applies them."""
-    grads, metrics, _ = self.compute_gradients(images, seed)
+    grads, metrics, _ = self.compute_gradients(images, seed, labels)
     variables = [net.trainable_variables for net in self.energy_nets]
     self.optimizer.apply_gradients(
         zip(tf.nest.flatten(grads), tf.nest.flatten(variables)))
     return metrics
 
-  def compute_gradients(self, images: tf.Tensor, seed: tf.Tensor):
+  def _training_samples(self, observed: list, seed: tf.Tensor, labels):
+    """Synthesised images per grid for one training step (by `method`)."""
+    local_batch = tf.shape(observed[-1])[0]
+    global_noise = noise.global_batch_noise(local_batch)
+    if self.sampler == "hmc":  # HMC momentum: one draw per replica.
+      seed = runner.fold_in(seed, _replica_id())
+    if self.method in ("multigrid", "single_grid"):
+      return self.synthesize(observed[0], seed, noise_fn=global_noise,
+                             labels=labels)
+    steps = self.num_langevin_steps[0]
+    if self.method == "cd":
+      final = self.run_grid(0, observed[-1], steps, runner.fold_in(seed, 0),
+                            global_noise, labels=labels)
+      return [observed[0], final]
+    rows = self._persistent_rows(local_batch)
+    start = tf.gather(self.persistent_chains, rows)
+    final = self.run_grid(0, start, steps, runner.fold_in(seed, 0),
+                          global_noise)
+    self._write_persistent_rows(rows, final)
+    return [observed[0], final]
+
+  def _persistent_rows(self, local_batch: tf.Tensor) -> tf.Tensor:
+    """Bank rows of this replica's chains: the next global batch, cyclic."""
+    global_batch = local_batch * noise.num_replicas()
+    first = (tf.cast(self.optimizer.iterations, tf.int32) * global_batch +
+             tf.cast(_replica_id(), tf.int32) * local_batch)
+    return (first + tf.range(local_batch)) % self.persistent_bank_size
+
+  def _write_persistent_rows(self, rows: tf.Tensor, states: tf.Tensor):
+    """Writes this replica's chains into the bank shared by all replicas.
+
+    No gather collective: replica r proposes `bank + R * change_r`, where
+    change_r is zero outside its rows, and the bank ('mean' aggregation over
+    the R replicas) becomes `bank + sum_r change_r`: every replica's rows.
+    """
+    bank = tf.convert_to_tensor(self.persistent_chains)
+    change = tf.scatter_nd(rows[:, None],
+                           tf.stop_gradient(states) - tf.gather(bank, rows),
+                           tf.shape(bank))
+    replicas = tf.cast(noise.num_replicas(), bank.dtype)
+    self.persistent_chains.assign(bank + replicas * change)
+
+  def compute_gradients(self, images: tf.Tensor, seed: tf.Tensor,
+                        labels: Optional[tf.Tensor] = None):
     """Per-replica gradients of the global-batch loss of every grid.
 
     Args:
       images: this replica's observed images [b, S, S, C] in [-1, 1].
       seed: int32[2] seed of this training step (same on every replica).
+      labels: int [b] classes (conditional models only).
 
     Returns:
       (grads, metrics, synthesized): grads is one list per energy net (sum
       them over replicas for the global-batch gradient), metrics a dict of
       scalars, synthesized the list of per-grid synthesised images.
     """
+    labels = self._check_labels(labels)
     num_replicas = noise.num_replicas()
-    global_noise = noise.global_batch_noise(tf.shape(images)[0])
     observed = pyramid.gaussian_pyramid(images, self.grid_sizes)
-    synthesized = self.synthesize(observed[0], seed, noise_fn=global_noise)
+    synthesized = self._training_samples(observed, seed, labels)
     synthesized = [tf.stop_gradient(s) for s in synthesized]
     metrics = {}
     with tf.GradientTape() as tape:
       losses = []
       for index, size in enumerate(self.model_grids):
-        score_obs = self.score(observed[index + 1], index)
-        score_syn = self.score(synthesized[index + 1], index)
+        score_obs = self.score(observed[index + 1], index, labels)
+        score_syn = self.score(synthesized[index + 1], index, labels)
         loss = tf.reduce_mean(score_syn) - tf.reduce_mean(score_obs)
         losses.append(loss)
         metrics[f"loss/grid{size}"] = loss
@@ -428,4 +446,16 @@ class MultigridEBM(keras.Model):
         reference_stddev=self.reference_stddev,
         clip_samples=self.clip_samples, net_width=self.net_width,
         activation=self.activation, start_bank_size=self.start_bank_size,
-        seed=self.seed, jit_compile=self.sampler_jit_compile)
+        seed=self.seed, jit_compile=self.sampler_jit_compile,
+        method=self.method, sampler=self.sampler,
+        num_leapfrog_steps=self.num_leapfrog_steps,
+        metropolis=self.metropolis, num_classes=self.num_classes,
+        persistent_bank_size=self.persistent_bank_size,
+        num_sampling_steps=list(self.num_sampling_steps))
+
+
+def _replica_id() -> tf.Tensor:
+  context = tf.distribute.get_replica_context()
+  if context is None:
+    return tf.constant(0, tf.int32)
+  return tf.cast(context.replica_id_in_sync_group, tf.int32)

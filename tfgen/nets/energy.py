@@ -1,7 +1,8 @@
 """Energy (scoring) ConvNets f(x) for the multigrid model: one builder.
 
 `build_energy_net(image_size, channels, spec)` builds a functional Keras model
-[B, S, S, C] -> [B, 1] (the score f(x) of each image; larger = more likely).
+[B, S, S, C] -> [B, 1] (the score f(x) of each image; larger = more likely),
+or [B, num_classes] for a class-conditional energy.
 `energy_net_spec(image_size, width)` is the preset per grid size, after the
 official multigrid code: a 5x5 stride-2 conv first, then 3x3 convs, stride 2
 until the map is small, then a dense layer to one score.
@@ -64,8 +65,16 @@ def _activation(name: str):
 
 def build_energy_net(image_size: int, channels: int,
                      spec: EnergyNetSpec | None = None,
-                     name: str | None = None) -> keras.Model:
-  """Functional energy net: images [B, S, S, C] in [-1, 1] -> scores [B, 1]."""
+                     name: str | None = None,
+                     num_outputs: int = 1) -> keras.Model:
+  """Functional energy net: images [B, S, S, C] in [-1, 1] -> [B, num_outputs].
+
+  One score per image (`num_outputs=1`), or one per class for a
+  class-conditional energy f(x, y) = output[y].
+  """
+  if isinstance(num_outputs, bool) or not isinstance(
+      num_outputs, int) or num_outputs < 1:
+    raise ValueError(f"num_outputs={num_outputs!r} must be an integer >= 1.")
   spec = spec or energy_net_spec(image_size)
   inputs = keras.Input((image_size, image_size, channels), name="images")
   x = inputs
@@ -75,5 +84,5 @@ def build_energy_net(image_size: int, channels: int,
                             name=f"conv{i + 1}")(x)
     x = _activation(spec.activation)(x)
   x = keras.layers.Flatten()(x)
-  score = keras.layers.Dense(1, name="score")(x)
+  score = keras.layers.Dense(num_outputs, name="score")(x)
   return keras.Model(inputs, score, name=name or f"energy_{image_size}")

@@ -154,7 +154,7 @@ def serving_fn(signature: Signature, max_batch: int) -> Callable:
 def _steps(model, num_langevin_steps) -> tuple:
   """Per-grid step counts: the trained ones or the override."""
   if num_langevin_steps is None:
-    return tuple(model.num_langevin_steps)
+    return tuple(model.num_sampling_steps)
   steps = (tuple(num_langevin_steps) if isinstance(num_langevin_steps,
                                                    (list, tuple))
            else (num_langevin_steps,))
@@ -169,44 +169,71 @@ def _steps(model, num_langevin_steps) -> tuple:
   return tuple(int(s) for s in steps)
 
 
+def class_checks(name: str, class_id: tf.Tensor, num_classes: int) -> list:
+  """`class_id` int [batch], each in [0, num_classes)."""
+  return [_check(tf.reduce_all((class_id >= 0) & (class_id < num_classes)),
+                 name, f"values {{}} must be in [0, {num_classes}).",
+                 class_id)]
+
+
 def multigrid_signatures(model: multigrid.MultigridEBM,
                          num_langevin_steps=None) -> list[Signature]:
-  """`serving_default` (seed -> samples) and `inpaint` of a MultigridEBM."""
+  """`serving_default` (seed -> samples) and `inpaint` of a MultigridEBM.
+
+  A class-conditional model takes a `class_id` int64 [batch] input too.
+  """
   size, channels = model.grid_sizes[-1], model.channels
   steps = _steps(model, num_langevin_steps)
   seed = tf.TensorSpec([None], tf.int64, name="seed")
+  conditional = model.is_conditional
+  class_spec = (tf.TensorSpec([None], tf.int64, name="class_id"),)
+  classes = class_spec if conditional else ()
 
-  def sample(seed):
-    return model.sample_from_seeds(seed, num_langevin_steps=steps)[-1]
+  def sample(seed, class_id=None):
+    return model.sample_from_seeds(seed, num_langevin_steps=steps,
+                                   class_ids=class_id)[-1]
 
-  def inpaint(image, mask, seed):
+  def check_sample(seed, class_id=None):
+    if not conditional:
+      return []
+    return class_checks("class_id", class_id, model.num_classes)
+
+  def inpaint(image, mask, seed, class_id=None):
     return model.inpaint_from_seeds(
         tf.ensure_shape(image, [None, size, size, channels]) * 2.0 - 1.0,
         tf.ensure_shape(mask, [None, size, size, None]), seed,
-        num_langevin_steps=steps)[-1]
+        num_langevin_steps=steps, labels=class_id)[-1]
 
-  def check_inpaint(image, mask, seed):
-    del seed
+  def check_inpaint(image, mask, seed, class_id=None):
     return (image_checks("image", image, size, channels) +
-            mask_checks("mask", mask, size, channels))
+            mask_checks("mask", mask, size, channels) +
+            check_sample(seed, class_id))
 
   example_mask = np.zeros([1, size, size, 1], np.float32)
   example_mask[:, :, size // 2:] = 1.0  # The right half is missing.
+  sample_example = {"seed": np.arange(4, dtype=np.int64)}
+  inpaint_example = {"image": np.full([1, size, size, channels], 0.5,
+                                      np.float32),
+                     "mask": example_mask, "seed": np.zeros([1], np.int64)}
+  class_doc = ""
+  if conditional:
+    sample_example["class_id"] = np.arange(4, dtype=np.int64) % (
+        model.num_classes)
+    inpaint_example["class_id"] = np.zeros([1], np.int64)
+    class_doc = f", class_id int64 [batch] in [0, {model.num_classes})"
   return [
-      Signature("serving_default", (seed,), sample, lambda seed: [],
-                {"seed": np.arange(4, dtype=np.int64)},
-                "seed int64 [batch] -> one sample per seed"),
+      Signature("serving_default", (seed,) + classes, sample, check_sample,
+                sample_example,
+                f"seed int64 [batch]{class_doc} -> one sample per seed"),
       Signature(
           "inpaint",
           (tf.TensorSpec([None, None, None, None], tf.float32, name="image"),
            tf.TensorSpec([None, None, None, None], tf.float32, name="mask"),
-           seed),
-          inpaint, check_inpaint,
-          {"image": np.full([1, size, size, channels], 0.5, np.float32),
-           "mask": example_mask, "seed": np.zeros([1], np.int64)},
+           seed) + classes,
+          inpaint, check_inpaint, inpaint_example,
           f"image float32 [batch, {size}, {size}, {channels}] in [0, 1], "
           f"mask [batch, {size}, {size}, 1 or {channels}] (1 = missing), "
-          "seed -> images with the missing pixels filled"),
+          f"seed{class_doc} -> images with the missing pixels filled"),
   ]
 
 

@@ -267,12 +267,12 @@ class Trainer:
                    f"{c.num_steps}; nothing to do.")
       return {}
     if not self.model.is_adapted:
-      images, _ = data.arrays(
+      images, labels = data.arrays(
           self.config.data.dataset, "train", self.config.data.image_size,
           max_examples=self.model.start_bank_size,
           data_dir=self.config.data.data_dir,
           download=self.config.data.download)
-      self.model.adapt(images)
+      self.model.adapt(images, labels=labels)
     snapshot_dir = None
     snapshot = None
     if c.on_divergence == "restore" and self.restored_from is None and (

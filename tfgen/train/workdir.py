@@ -18,7 +18,6 @@ import keras
 
 from tfgen import config as config_lib
 from tfgen import models
-from tfgen.mcmc import runner
 from tfgen.train import checkpoints
 
 CONFIG_FILE = "config.json"
@@ -100,7 +99,12 @@ def build_model(config: config_lib.ExperimentConfig) -> keras.Model:
         noise_scale=m.noise_scale, reference_stddev=m.reference_stddev,
         clip_samples=m.clip_samples, net_width=m.net_width,
         activation=m.activation, start_bank_size=m.start_bank_size,
-        seed=config.train.seed, jit_compile=config.train.jit_compile)
+        seed=config.train.seed, jit_compile=config.train.jit_compile,
+        method=m.method, sampler=m.sampler,
+        num_leapfrog_steps=m.num_leapfrog_steps, metropolis=m.metropolis,
+        num_classes=config.data.num_classes if m.condition_on_label else 0,
+        persistent_bank_size=m.persistent_bank_size,
+        num_sampling_steps=m.num_sampling_steps or None)
 
 
 def build_optimizer(config: config_lib.ExperimentConfig
@@ -110,24 +114,12 @@ def build_optimizer(config: config_lib.ExperimentConfig
 
 
 def set_step_size(model: keras.Model, step_size) -> None:
-  """Sets a model's per-grid Langevin step size, retracing its samplers.
+  """Sets a model's per-grid step size (the model retraces its samplers).
 
   The step size is a Python constant of the traced train step and samplers:
   callers must rebuild their own compiled train step too.
   """
-  setter = getattr(model, "set_step_size", None)
-  if setter is not None:
-    setter(step_size)
-    return
-  model.step_size = tuple(float(s) for s in step_size)
-  # The model's compiled samplers baked the old step size in; replace them
-  # (MultigridEBM.__init__ makes the same two).
-  model._compiled_sample = runner.compile_fn(  # pylint: disable=protected-access
-      model.sample_from_seeds, model.sampler_jit_compile)
-  model._compiled_sample_from = runner.compile_fn(  # pylint: disable=protected-access
-      lambda pairs, starts: model.sample_from_seeds(pairs,
-                                                    start_images=starts),
-      model.sampler_jit_compile)
+  model.set_step_size(step_size)
 
 
 def effective_step_size(config: config_lib.ExperimentConfig,
