@@ -88,11 +88,21 @@ def test_chains_start_at_the_upsampled_previous_grid_and_zero_steps_stay():
   assert -1.0 <= across[4] < 1.0 and across[8] == pytest.approx(1.0)
 
 
-def test_langevin_steps_lower_the_correlation_with_the_start():
+@pytest.mark.parametrize("sampler", ["langevin", "hmc"])
+def test_sampling_steps_lower_the_correlation_with_the_start(sampler):
   model = tiny_model(step_size=0.5)
   correlation = diagnostics.chain_correlation(
-      model, digits(), seed=(1, 2), sampler=None, num_langevin_steps=10)
-  assert 0.0 < correlation[8] < 0.9
+      model, digits(), seed=(1, 2), sampler=sampler, num_langevin_steps=10)
+  assert 0.0 < correlation[8] < 0.95
+  again = diagnostics.chain_correlation(
+      model, digits(), seed=(1, 2), sampler=sampler, num_langevin_steps=10)
+  assert again[8] == correlation[8] and np.isnan(again[4])
+
+
+def test_an_unknown_sampler_is_refused():
+  with pytest.raises(ValueError, match="nuts"):
+    diagnostics.chain_correlation(tiny_model(), digits(4), seed=0,
+                                  sampler="nuts")
 
 
 def set_positive_linear_energy(model):
@@ -127,6 +137,19 @@ def test_score_table_orders_brighter_images_higher_on_a_linear_energy():
 def test_score_table_rejects_images_of_another_size():
   with pytest.raises(ValueError, match=r"image_sets\['small'\] has shape"):
     diagnostics.score_table(tiny_model(), {"small": np.zeros((2, 4, 4, 1))})
+
+
+def test_score_table_of_a_conditional_model_scores_each_images_class():
+  model = tiny_model(num_classes=3)
+  images = digits(6)
+  labels = np.array([0, 1, 2, 2, 1, 0])
+  with pytest.raises(ValueError, match=r"pass labels\['real'\]"):
+    diagnostics.score_table(model, {"real": images})
+  table = diagnostics.score_table(model, {"real": images},
+                                  labels={"real": labels})
+  outputs = model.energy_nets[1](images).numpy()
+  expected = outputs[np.arange(6), labels]
+  assert table["real"][8][0] == pytest.approx(expected.mean(), rel=1e-4)
 
 
 def test_negative_images_keep_each_images_pixels_or_are_uniform_noise():
