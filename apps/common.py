@@ -1,4 +1,5 @@
-"""Helpers shared by the apps: quiet TF logging, deterministic .npz files."""
+"""Helpers shared by the apps: quiet TF logging, deterministic .npz files,
+loading a finished workdir."""
 
 from __future__ import annotations
 
@@ -27,3 +28,26 @@ def save_npz(path: str, **arrays: np.ndarray) -> str:
       archive.writestr(info, buffer.getvalue())
   os.replace(tmp, path)
   return path
+
+
+def load_finished_model(workdir: str, allow_unfinished: bool = False):
+  """(model, config, step) of a workdir, refusing an unfinished run.
+
+  Raises ValueError (naming the workdir, the step and the fix) when the
+  workdir has no config/checkpoint, or its newest checkpoint is before the
+  config's num_steps and `allow_unfinished` is False.
+  """
+  # pylint: disable=g-import-not-at-top
+  from tfgen.train import workdir as workdir_lib
+  if not os.path.isdir(workdir):
+    raise ValueError(f"--workdir={workdir!r} does not exist: train one with "
+                     "python -m apps.train --workdir=... first.")
+  model, config, step = workdir_lib.load_model(workdir)
+  if step < config.train.num_steps and not allow_unfinished:
+    raise ValueError(
+        f"--workdir={workdir!r} holds an unfinished run: its newest "
+        f"checkpoint is at step {step} of num_steps="
+        f"{config.train.num_steps}. Finish it (rerun apps.train with the "
+        "same flags) or pass --allow_unfinished to use the step-"
+        f"{step} model.")
+  return model, config, step

@@ -80,29 +80,6 @@ def _check_flags():
   return steps
 
 
-def load_finished_model(workdir: str, allow_unfinished: bool = False):
-  """(model, config, step) of a workdir, refusing an unfinished run.
-
-  Raises ValueError (naming the workdir, the step and the fix) when the
-  workdir has no config/checkpoint, or its newest checkpoint is before the
-  config's num_steps and `allow_unfinished` is False.
-  """
-  # pylint: disable=g-import-not-at-top
-  from tfgen.train import workdir as workdir_lib
-  if not os.path.isdir(workdir):
-    raise ValueError(f"--workdir={workdir!r} does not exist: train one with "
-                     "python -m apps.train --workdir=... first.")
-  model, config, step = workdir_lib.load_model(workdir)
-  if step < config.train.num_steps and not allow_unfinished:
-    raise ValueError(
-        f"--workdir={workdir!r} holds an unfinished run: its newest "
-        f"checkpoint is at step {step} of num_steps="
-        f"{config.train.num_steps}. Finish it (rerun apps.train with the "
-        "same flags) or pass --allow_unfinished to use the step-"
-        f"{step} model.")
-  return model, config, step
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}.")
@@ -115,7 +92,7 @@ def main(argv):
   from tfgen.train import workdir as workdir_lib
   from tfgen.vis import grid as grid_lib
   try:
-    model, config, step = load_finished_model(WORKDIR.value,
+    model, config, step = common.load_finished_model(WORKDIR.value,
                                               ALLOW_UNFINISHED.value)
   except (ValueError, workdir_lib.CheckpointError) as error:
     raise app.UsageError(str(error)) from error
@@ -161,7 +138,8 @@ def main(argv):
       mask=MASK.value, fraction=fraction, num_images=len(images),
       **inpainting.evaluate(original01, filled01, masks),
       workdir=WORKDIR.value, step=step, seed=SEED.value,
-      num_langevin_steps=list(steps or model.num_langevin_steps),
+      num_langevin_steps=list(steps or getattr(
+          model, "num_sampling_steps", model.num_langevin_steps)),
       conditional=conditional, output=OUTPUT.value, png=png)
   print(json.dumps(result, indent=1))
 

@@ -1,0 +1,96 @@
+"""`python -m apps.report multigrid --smoke`: the whole pipeline, tiny."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+METHODS = ("multigrid", "single_grid", "cd1", "persistent_cd")
+MASKS = ("square", "doodle", "pepper_salt")
+
+
+def run(*args):
+  return subprocess.run([sys.executable, "-m", "apps.report", *args],
+                        cwd=REPO, capture_output=True, text=True, timeout=900)
+
+
+def _finite_numbers(value):
+  if isinstance(value, dict):
+    for item in value.values():
+      yield from _finite_numbers(item)
+  elif isinstance(value, list):
+    for item in value:
+      yield from _finite_numbers(item)
+  elif isinstance(value, float):
+    yield value
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+  output = str(tmp_path_factory.mktemp("report"))
+  result = run("multigrid", f"--output={output}", "--smoke")
+  assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+  return output
+
+
+def test_smoke_report_writes_every_table_with_finite_values(report):
+  results = json.load(open(os.path.join(report, "report.json")))
+  assert set(results["methods"]) == set(METHODS)
+  for method in METHODS:
+    info = results["methods"][method]
+    assert info["step"] == 2 and not info["reused"]
+    assert os.path.exists(os.path.join(report, f"samples_{method}.png"))
+  assert set(results["synthesis"]) == set(METHODS) | {"real_test_images"}
+  assert set(results["inpainting"]) == set(MASKS)
+  for mask in MASKS:
+    assert set(results["inpainting"][mask]) == set(METHODS)
+    assert os.path.exists(os.path.join(report, f"inpaint_{mask}.png"))
+  assert set(results["correlation"]) >= {"langevin", "hmc"}
+  assert set(results["correlation"]["langevin"]) == {"4", "16"}
+  assert {"training", "testing", "synthesized"} <= set(results["scores"])
+  for method in METHODS:
+    assert [r["num_labelled"] for r in results["features"][method]] == [20, 40]
+  assert results["checks"] and results["wall_time_s"] > 0
+  numbers = [v for v in _finite_numbers(
+      {k: results[k] for k in ("synthesis", "inpainting", "correlation",
+                               "scores", "features")})]
+  assert numbers and all(math.isfinite(v) for v in numbers)
+  markdown = open(os.path.join(report, "report.md")).read()
+  for heading in ("## Synthesis", "## Inpainting (paper Table 4)",
+                  "## Y0 / Y30 correlation", "## Scores f(Y)",
+                  "## Feature learning", "## Orderings", "## Disagreements"):
+    assert heading in markdown
+  assert "python -m apps.report multigrid" in markdown and "--smoke" in markdown
+
+
+def test_second_run_reuses_the_finished_workdirs(report):
+  result = run("multigrid", f"--output={report}", "--smoke",
+               "--num_labelled=20")
+  assert result.returncode == 0, result.stderr[-3000:]
+  results = json.load(open(os.path.join(report, "report.json")))
+  assert all(results["methods"][m]["reused"] for m in METHODS)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["lapgan", "--output=/tmp/x"], "Name one experiment: python -m "
+                                    "apps.report multigrid --output=DIR"),
+    (["multigrid"], "--output is required"),
+    (["multigrid", "--output=/tmp/x", "--num_steps_scale=0"],
+     "--num_steps_scale=0.0 must be > 0"),
+    (["multigrid", "--output=/tmp/x", "--num_labelled=10,x"],
+     "--num_labelled=10,x must be positive integers"),
+    (["multigrid", "--output=/tmp/x", "--notes=/nonexistent.md"],
+     "--notes='/nonexistent.md' does not exist"),
+])
+def test_bad_arguments_exit_1_naming_them(args, expected):
+  result = run(*args)
+  assert result.returncode == 1
+  assert expected in result.stderr, result.stderr[-2000:]
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))
