@@ -233,6 +233,7 @@ def run_report(output: str, workdir_root: str) -> dict:
   images = test_images[:count]
   originals = _to01(images)
   results["inpainting"], results["inpainting_sampler_checks"] = {}, []
+  results["inpainting_reference"] = {}
   results["inpainting_settings"] = dict(
       num_images=int(count), mask_seeds=MASK_SEEDS, chain_seed=seed,
       fractions=masks_lib.DEFAULT_FRACTIONS)
@@ -242,7 +243,11 @@ def run_report(output: str, workdir_root: str) -> dict:
               for m, model in models.items()}
     results["inpainting"][kind] = {
         m: inpainting.evaluate(originals, f, masks) for m, f in filled.items()}
-    log(f"inpainting {kind}: {json.dumps(results['inpainting'][kind])}")
+    results["inpainting_reference"][kind] = inpainting.evaluate(
+        originals, inpainting.diffusion_fill(originals, masks), masks)
+    log(f"inpainting {kind}: {json.dumps(results['inpainting'][kind])}; "
+        "diffusion fill: "
+        f"{json.dumps(results['inpainting_reference'][kind])}")
     rows = min(PANEL_ROWS, count)
     columns = [originals[:rows], inpainting.masked_images(originals[:rows],
                                                           masks[:rows])]

@@ -226,9 +226,13 @@ def _inpainting_section(results: dict) -> list[str]:
            "PSNR: over the missing pixels, dB (higher is better). The paper's "
            "values are CelebA 64x64, ours digits "
            f"{results.get('image_size', '?')}x{results.get('image_size', '?')}"
-           ": compare orderings, not values.", ""]
-  header = ["mask", "metric"] + [METHOD_LABELS[m] for m in methods] + [
-      "paper (PCD / CD-1 / SG / MG)"]
+           ": compare orderings, not values. 'Diffusion fill' relaxes each "
+           "missing pixel to the mean of its neighbours (no model): the "
+           "level any learned inpainting should beat.", ""]
+  reference = results.get("inpainting_reference", {})
+  header = ["mask", "metric"] + [METHOD_LABELS[m] for m in methods] + (
+      ["diffusion fill (not learned)"] if reference else []) + [
+          "paper (PCD / CD-1 / SG / MG)"]
   rows = []
   for mask, per_method in results.get("inpainting", {}).items():
     for key, name, digits in (("mae_missing", "error", 3),
@@ -238,7 +242,8 @@ def _inpainting_section(results: dict) -> list[str]:
                                    "multigrid"))
       rows.append([MASK_LABELS.get(mask, mask), name] +
                   [_fmt(per_method[m][key], digits) for m in methods]
-                  + [paper])
+                  + ([_fmt(reference[mask][key], digits)] if reference
+                     else []) + [paper])
   lines += _table(header, rows)
   for extra in results.get("inpainting_sampler_checks", []):
     lines.append(f"* Sampler check, {extra['mask']} with "

@@ -128,6 +128,13 @@ def test_markdown_has_every_table_the_command_and_the_wall_time():
   # The inpainting table: one row per mask and metric, one column per method.
   rows = [l for l in markdown.splitlines() if l.startswith("| square")]
   assert len(rows) == 2 and rows[0].count("|") == 2 + 4 + 2
+  results = _results()
+  results["inpainting_reference"] = {
+      mask: dict(mae_missing=0.5, psnr_missing=9.0)
+      for mask in results["inpainting"]}
+  markdown = report_tables.render_markdown(results)
+  rows = [l for l in markdown.splitlines() if l.startswith("| square")]
+  assert rows[0].count("|") == 2 + 4 + 3 and "| 0.500 |" in rows[0]
 
 
 if __name__ == "__main__":

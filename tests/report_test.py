@@ -46,6 +46,7 @@ def test_smoke_report_writes_every_table_with_finite_values(report):
     assert os.path.exists(os.path.join(report, f"samples_{method}.png"))
   assert set(results["synthesis"]) == set(METHODS) | {"real_test_images"}
   assert set(results["inpainting"]) == set(MASKS)
+  assert set(results["inpainting_reference"]) == set(MASKS)
   for mask in MASKS:
     assert set(results["inpainting"][mask]) == set(METHODS)
     assert os.path.exists(os.path.join(report, f"inpaint_{mask}.png"))
@@ -56,9 +57,15 @@ def test_smoke_report_writes_every_table_with_finite_values(report):
     assert [r["num_labelled"] for r in results["features"][method]] == [20, 40]
   assert results["checks"] and results["wall_time_s"] > 0
   numbers = [v for v in _finite_numbers(
-      {k: results[k] for k in ("synthesis", "inpainting", "correlation",
-                               "scores", "features")})]
+      {k: results[k] for k in ("synthesis", "inpainting", "scores",
+                               "inpainting_reference", "features")})]
   assert numbers and all(math.isfinite(v) for v in numbers)
+  # Correlations are finite or null (a constant chain start has none).
+  correlation = [v for k, v in results["correlation"].items()
+                 if k != "num_chains"]
+  assert all(v is None or -1 <= v <= 1 for c in correlation
+             for v in c.values())
+  assert all(v is not None for v in results["correlation"]["langevin"].values())
   markdown = open(os.path.join(report, "report.md")).read()
   for heading in ("## Synthesis", "## Inpainting (paper Table 4)",
                   "## Y0 / Y30 correlation", "## Scores f(Y)",

@@ -12,6 +12,9 @@ Scores are on images in [0, 1] (the library's [-1, 1] images mapped by
 
 Both score only what the model filled: observed pixels are clamped to the
 original, so a whole-image score mostly measures the mask's size.
+
+`inpaint` runs a multigrid model; `diffusion_fill` is a non-learned
+reference (each missing pixel relaxed to the mean of its neighbours).
 """
 
 from __future__ import annotations
@@ -134,6 +137,43 @@ def inpaint(model, images, masks, seed: int = 0, batch_size: int = 500,
       args.append(tf.constant(np.asarray(labels, np.int32)[part]))
     chunks.append(fill(*args).numpy())
   return np.concatenate(chunks).astype(np.float32)
+
+
+def diffusion_fill(images01, masks, num_iterations: int = 300) -> np.ndarray:
+  """A non-learned reference: missing pixels relaxed to their neighbours.
+
+  Missing pixels start at each image's mean observed value, then
+  `num_iterations` times take the mean of their 4 neighbours (edges
+  replicated) while observed pixels stay fixed: a discrete harmonic
+  (Laplace) fill, which any learned inpainting should beat.
+
+  Args:
+    images01: [N, H, W, C] in [0, 1] (missing pixels may hold anything).
+    masks: [N, H, W, 1 or C], 1 = missing; each image needs an observed pixel.
+    num_iterations: relaxation sweeps (> 0).
+
+  Returns:
+    float32 [N, H, W, C] in [0, 1], equal to `images01` where masks is 0.
+  """
+  images = _check_images("images01", images01)
+  masks = np.broadcast_to(np.asarray(masks, np.float64), images.shape)
+  if isinstance(num_iterations, bool) or not isinstance(
+      num_iterations, (int, np.integer)) or num_iterations <= 0:
+    raise ValueError(f"num_iterations={num_iterations!r} must be a positive "
+                     "integer, e.g. 300.")
+  observed = 1.0 - masks
+  counts = observed.sum(axis=(1, 2, 3), keepdims=True)
+  if np.any(counts == 0):
+    raise ValueError("masks hide every pixel of some image: a diffusion fill "
+                     "needs at least one observed pixel.")
+  mean = (images * observed).sum(axis=(1, 2, 3), keepdims=True) / counts
+  state = images * observed + mean * masks
+  for _ in range(int(num_iterations)):
+    padded = np.pad(state, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    neighbours = (padded[:, :-2, 1:-1] + padded[:, 2:, 1:-1] +
+                  padded[:, 1:-1, :-2] + padded[:, 1:-1, 2:]) / 4.0
+    state = images * observed + neighbours * masks
+  return state.astype(np.float32)
 
 
 def evaluate(original01, filled01, masks) -> dict:
