@@ -37,6 +37,7 @@ def report(tmp_path_factory):
   return output
 
 
+@pytest.mark.slow
 def test_smoke_report_writes_every_table_with_finite_values(report):
   results = json.load(open(os.path.join(report, "report.json")))
   assert set(results["methods"]) == set(METHODS)
@@ -74,6 +75,7 @@ def test_smoke_report_writes_every_table_with_finite_values(report):
   assert "python -m apps.report multigrid" in markdown and "--smoke" in markdown
 
 
+@pytest.mark.slow
 def test_second_run_reuses_the_finished_workdirs(report):
   result = run("multigrid", f"--output={report}", "--smoke",
                "--num_labelled=20")
