@@ -2,6 +2,11 @@ r"""Scores generated images through a classifier trained on the dataset.
 
     python -m apps.evaluate --workdir=DIR [--num_samples=500 --seed=0]
     python -m apps.evaluate --samples=samples.npz [--dataset=digits]
+    python -m apps.evaluate features --workdir=DIR [--num_labelled=...]
+    python -m apps.evaluate diagnostics --workdir=DIR --output_dir=D
+
+The `features` and `diagnostics` subcommands are described in `apps.analysis`;
+without a subcommand it scores sample quality, as follows.
 
 Samples `--num_samples` images from a trained workdir (the same images as
 `apps.sample --seed=S`), or reads `images`
@@ -18,6 +23,12 @@ images), mean_top_probability, frechet_distance (in the classifier's
 penultimate features, against the test split), nearest_train_distance (mean L2
 distance in [0, 1] pixels to the closest training image) and num_images.
 Values outside [0, 1] (unclipped chains) are clipped, as a PNG would.
+
+Conditioned samples: when the .npz holds `labels` (int [N], what apps.sample
+writes for a class-conditional model), or --workdir is a class-conditional
+model (then --num_samples are spread evenly over the classes), "samples" also
+holds class_accuracy: {"accuracy", "per_class", "counts"}, how often the
+classifier's top class is the class the image was conditioned on.
 """
 
 from __future__ import annotations
@@ -32,6 +43,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app
 from absl import flags
 import numpy as np
+
+from apps import analysis
 
 WORKDIR = flags.DEFINE_string("workdir", None, "Trained workdir to sample "
                               "from (or pass --samples).")
@@ -113,6 +126,19 @@ def read_samples(path: str) -> np.ndarray:
   return np.clip(images.astype(np.float32), 0.0, 1.0) * 2.0 - 1.0
 
 
+def read_labels(path: str, count: int):
+  """`labels` int [N] of an .npz if it holds them (else None), checked."""
+  with np.load(path, allow_pickle=False) as archive:
+    if "labels" not in archive.files:
+      return None
+    labels = archive["labels"]
+  if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
+    raise app.UsageError(
+        f"--samples={path!r}: 'labels' has dtype {labels.dtype} and shape "
+        f"{labels.shape}, but must be int [{count}]: the class of each image.")
+  return labels
+
+
 def load_workdir(workdir: str):
   """(model, config, step) of a trained workdir, or app.UsageError."""
   from tfgen.train import workdir as workdir_lib
@@ -152,9 +178,33 @@ def check_dataset(dataset: str, channels: int) -> None:
         "trained on.")
 
 
+SUBCOMMANDS = ("features", "diagnostics")
+
+
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}.")
+    if argv[1] not in SUBCOMMANDS or len(argv) > 2:
+      raise app.UsageError(
+          f"Unexpected arguments: {argv[1:]}. Subcommands: "
+          f"{', '.join(SUBCOMMANDS)} (e.g. `python -m apps.evaluate features "
+          "--workdir=DIR`); without one, apps.evaluate scores sample "
+          "quality.")
+    if flags.FLAGS["samples"].present:
+      raise app.UsageError(f"--samples does not apply to `apps.evaluate "
+                           f"{argv[1]}`, which reads a trained --workdir.")
+    if argv[1] == "features":
+      analysis.features_command(WORKDIR.value, OUTPUT.value, SEED.value,
+                                load_workdir, DATA_DIR.value)
+    else:
+      if OUTPUT.value:
+        raise app.UsageError("--output does not apply to `apps.evaluate "
+                             "diagnostics`; it writes "
+                             "--output_dir/diagnostics.json.")
+      analysis.diagnostics_command(WORKDIR.value, SEED.value, load_workdir,
+                                   DATA_DIR.value)
+    return
+  analysis.refuse_flags("sample quality (no subcommand)",
+                        analysis.FEATURE_FLAGS + analysis.DIAGNOSTIC_FLAGS)
   if bool(WORKDIR.value) == bool(SAMPLES.value):
     raise app.UsageError(
         f"Pass exactly one of --workdir (got {WORKDIR.value!r}) and --samples "
@@ -173,6 +223,7 @@ def main(argv):
             f"--{flag.name}={flag.value} only applies to --workdir; "
             "--samples scores every image in the file. Drop it.")
     images = read_samples(SAMPLES.value)
+    labels = read_labels(SAMPLES.value, len(images))
     dataset = DATASET.value or DEFAULT_DATASET
     image_size, channels = images.shape[1], images.shape[3]
     source = {"samples": os.path.abspath(SAMPLES.value)}
@@ -182,6 +233,12 @@ def main(argv):
       raise app.UsageError(f"--num_samples={NUM_SAMPLES.value} is too few: "
                            "the Frechet distance needs >= 2, e.g. 500.")
     model, config, step = load_workdir(WORKDIR.value)
+    labels = None
+    if getattr(model, "is_conditional", False):
+      # num_samples spread evenly over the classes, in class order.
+      labels = np.repeat(np.arange(model.num_classes), [
+          len(part) for part in np.array_split(np.arange(NUM_SAMPLES.value),
+                                               model.num_classes)])
     dataset = DATASET.value or config.data.dataset
     data_dir = data_dir or config.data.data_dir
     image_size, channels = config.data.image_size, config.data.channels
@@ -196,7 +253,10 @@ def main(argv):
         f"--image_size={image_size}.")
   check_dataset(dataset, int(channels))
   if WORKDIR.value:  # Checked first: sampling is the slow part.
-    images = draw_samples(model, NUM_SAMPLES.value, SEED.value)
+    images = (draw_samples(model, NUM_SAMPLES.value, SEED.value)
+              if labels is None else analysis.draw_samples(
+                  model, NUM_SAMPLES.value, SEED.value, labels,
+                  SAMPLE_BATCH_SIZE))
 
   from tfgen import data
   from tfgen.metrics import classifier
@@ -206,9 +266,16 @@ def main(argv):
   train_images, _ = data.arrays(dataset, "train", image_size,
                                 data_dir=data_dir)
   test_images, _ = data.arrays(dataset, "test", image_size, data_dir=data_dir)
+  scores = sample_quality.evaluate_images(images, bundle, test_images,
+                                          train_images)
+  if labels is not None:
+    try:
+      scores["class_accuracy"] = sample_quality.per_class_accuracy(
+          bundle.probabilities(images), labels)
+    except ValueError as error:
+      raise app.UsageError(f"labels of {where}: {error}") from error
   result = {
-      "samples": sample_quality.evaluate_images(images, bundle, test_images,
-                                                train_images),
+      "samples": scores,
       "real_test_images": sample_quality.evaluate_real_images(
           test_images, bundle, train_images),
       "classifier_test_accuracy": bundle.test_accuracy,

@@ -163,5 +163,40 @@ def test_evaluate_app_rejects_bad_input(args, images, expected, tmp_path,
   assert expected in result.stderr, result.stderr[-3000:]
 
 
+def test_evaluate_app_reports_class_accuracy_of_labelled_samples(cache_dir,
+                                                                 tmp_path):
+  images, labels = data.arrays("digits", "test", IMAGE_SIZE)
+  path = str(tmp_path / "labelled.npz")
+  np.savez(path, images=(images + 1.0) / 2.0, labels=labels.astype(np.int32))
+  result = run(f"--samples={path}", cache_dir=cache_dir)
+  assert result.returncode == 0, result.stderr[-3000:]
+  accuracy = json.loads(result.stdout)["samples"]["class_accuracy"]
+  # Real test digits under their true labels: the classifier's accuracy.
+  assert accuracy["accuracy"] > 0.9
+  assert sum(accuracy["counts"].values()) == len(labels)
+  assert min(accuracy["per_class"].values()) > 0.7
+  # Wrong labels (shifted by one class) are recognised as wrong.
+  np.savez(path, images=(images + 1.0) / 2.0,
+           labels=((labels + 1) % 10).astype(np.int32))
+  result = run(f"--samples={path}", cache_dir=cache_dir)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert json.loads(result.stdout)["samples"]["class_accuracy"][
+      "accuracy"] < 0.1
+
+
+@pytest.mark.parametrize("labels, expected", [
+    (np.zeros(4, np.float32), "'labels' has dtype float32 and shape (4,)"),
+    (np.zeros(3, np.int32), "but must be int [4]"),
+    (np.array([0, 1, 2, 10], np.int32), "labels lie in [0, 10] but"),
+])
+def test_evaluate_app_rejects_bad_sample_labels(labels, expected, cache_dir,
+                                                tmp_path):
+  path = str(tmp_path / "bad_labels.npz")
+  np.savez(path, images=np.full((4, IMAGE_SIZE, IMAGE_SIZE, 1), 0.5,
+                                np.float32), labels=labels)
+  result = run(f"--samples={path}", cache_dir=cache_dir)
+  assert result.returncode != 0
+  assert expected in result.stderr, result.stderr[-3000:]
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

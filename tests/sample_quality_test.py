@@ -182,5 +182,22 @@ def test_real_images_are_compared_half_against_half():
   assert scores["nearest_train_distance"] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_per_class_accuracy_counts_top_classes_that_match_the_labels():
+  probs = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0], [0.6, 0.4, 0.0],
+                    [0.1, 0.9, 0.0]])
+  result = sample_quality.per_class_accuracy(probs, np.array([0, 1, 1, 1]))
+  assert result["accuracy"] == pytest.approx(0.75)
+  assert result["per_class"] == {"0": 1.0, "1": pytest.approx(2 / 3),
+                                 "2": None}
+  assert result["counts"] == {"0": 1, "1": 3, "2": 0}
+
+
+def test_per_class_accuracy_rejects_labels_outside_the_classes():
+  probs = np.full((2, 3), 1 / 3)
+  with pytest.raises(ValueError, match=r"classes \[0, 2\]"):
+    sample_quality.per_class_accuracy(probs, np.array([0, 3]))
+  with pytest.raises(ValueError, match="one per image"):
+    sample_quality.per_class_accuracy(probs, np.array([0.0, 1.0]))
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

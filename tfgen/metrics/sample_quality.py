@@ -264,3 +264,37 @@ def evaluate_real_images(test_images, bundle, train_images) -> dict:
   scores["frechet_distance"] = frechet_distance(features[0::2],
                                                 features[1::2])
   return scores
+
+
+def per_class_accuracy(probs, labels) -> dict:
+  """How often the classifier recognises the class each image was made for.
+
+  Args:
+    probs: [N, K] class probabilities of N conditioned samples.
+    labels: int [N] in [0, K), the class each sample was conditioned on.
+
+  Returns:
+    {"accuracy": fraction of all N whose top class is their label,
+     "per_class": {k: that fraction among the images of class k (None for a
+     class without images)}, "counts": {k: images of class k}}; keys are
+    str(k) (JSON-ready).
+  """
+  probs = _check_probabilities(probs)
+  labels = np.asarray(labels)
+  if labels.shape != probs.shape[:1] or not np.issubdtype(labels.dtype,
+                                                           np.integer):
+    raise ValueError(f"labels must be int [{len(probs)}], one per image, got "
+                     f"{labels.dtype} {labels.shape}.")
+  num_classes = probs.shape[1]
+  if labels.min() < 0 or labels.max() >= num_classes:
+    raise ValueError(f"labels lie in [{labels.min()}, {labels.max()}] but "
+                     f"the classifier has classes [0, {num_classes - 1}].")
+  correct = np.argmax(probs, axis=1) == labels
+  per_class, counts = {}, {}
+  for k in range(num_classes):
+    members = labels == k
+    counts[str(k)] = int(members.sum())
+    per_class[str(k)] = (float(correct[members].mean()) if members.any()
+                         else None)
+  return {"accuracy": float(correct.mean()), "per_class": per_class,
+          "counts": counts}

@@ -1,0 +1,154 @@
+"""`python -m apps.evaluate features|diagnostics` (apps/analysis.py)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_MODEL = ["--image_size=8", "--grid_sizes=1,4,8", "--num_langevin_steps=2",
+              "--net_width=0.125", "--batch_size=8", "--start_bank_size=16",
+              "--num_sample_images=4", "--summary_every=1"]
+
+
+def run(module, *args):
+  return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO,
+                        capture_output=True, text=True, timeout=400)
+
+
+def train(path, *extra):
+  result = run("apps.train", f"--workdir={path}", *TINY_MODEL,
+               "--num_steps=3", *extra)
+  assert result.returncode == 0, result.stderr[-2000:]
+  return path
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+  return train(str(tmp_path_factory.mktemp("trained")))
+
+
+@pytest.fixture(scope="module")
+def conditional_workdir(tmp_path_factory):
+  # A start bank large enough to hold every class (the tiny default of 16
+  # would leave classes out, and class-conditional sampling needs them).
+  return train(str(tmp_path_factory.mktemp("conditional")),
+               "--condition_on_label", "--start_bank_size=400")
+
+
+def test_features_subcommand_reports_svm_and_cnn_errors(workdir, tmp_path):
+  output = str(tmp_path / "features.json")
+  result = run("apps.evaluate", "features", f"--workdir={workdir}",
+               "--num_labelled=20,50", "--cnn_epochs=2", f"--output={output}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  printed = json.loads(result.stdout)
+  with open(output) as f:
+    assert json.load(f) == printed
+  assert [r["num_labelled"] for r in printed["rows"]] == [20, 50]
+  for row in printed["rows"]:
+    assert 0.0 <= row["svm_error"] <= 1.0
+    assert 0.0 <= row["supervised_cnn_error"] <= 1.0
+  # Conv features of digits beat chance (0.9) even after 3 training steps.
+  assert printed["rows"][1]["svm_error"] < 0.6
+  assert printed["feature_dim"] == 2 * 2 * 8 + 2 * 2 * 8
+  assert printed["feature_grids"] == [4, 8]
+  assert printed["source"]["step"] == 3
+
+
+def test_diagnostics_subcommand_writes_json_and_gradient_plot(workdir,
+                                                             tmp_path):
+  output_dir = str(tmp_path / "diagnostics")
+  result = run("apps.evaluate", "diagnostics", f"--workdir={workdir}",
+               f"--output_dir={output_dir}", "--num_chains=6",
+               "--num_score_images=6", "--num_steps=3")
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(os.path.join(output_dir, "diagnostics.json")) as f:
+    saved = json.load(f)
+  correlation = saved["chain_correlation"]
+  assert sorted(correlation) == ["hmc", "langevin"]
+  for sampler in correlation.values():
+    assert sampler["pixels"]["4"] is None  # Grey-scale: constant 1x1 start.
+    assert -1.0 <= sampler["pixels"]["8"] <= 1.0
+    assert -1.0 <= sampler["chains"]["4"] <= 1.0
+  assert sorted(saved["scores"]) == [
+      "held_out", "negative_pixel_permuted", "negative_uniform_noise",
+      "synthesized", "training"]
+  for grids in saved["scores"].values():
+    assert sorted(grids) == ["4", "8"]
+    assert grids["8"]["std"] >= 0.0
+  norms = saved["gradient_l1_norm"]
+  assert norms["4"]["steps"] == [1, 2, 3] and len(norms["8"]["values"]) == 3
+  assert Image.open(saved["gradient_norms_png"]).size == (640, 400)
+  printed = json.loads(result.stdout)
+  assert "values" not in printed["gradient_l1_norm"]["4"]
+
+
+def test_conditional_samples_get_a_per_class_accuracy(conditional_workdir,
+                                                      tmp_path):
+  env = dict(os.environ, TFGEN_CACHE_DIR=str(tmp_path / "cache"))
+  result = subprocess.run(
+      [sys.executable, "-m", "apps.evaluate", f"--workdir={conditional_workdir}",
+       "--num_samples=25"], cwd=REPO, env=env, capture_output=True,
+      text=True, timeout=400)
+  assert result.returncode == 0, result.stderr[-3000:]
+  accuracy = json.loads(result.stdout)["samples"]["class_accuracy"]
+  # 25 samples spread evenly over 10 classes: 5 x 3 + 5 x 2.
+  assert sorted(accuracy["counts"].values()) == [2] * 5 + [3] * 5
+  assert 0.0 <= accuracy["accuracy"] <= 1.0
+  values = [v for v in accuracy["per_class"].values()]
+  counts = [accuracy["counts"][k] for k in accuracy["per_class"]]
+  assert accuracy["accuracy"] == pytest.approx(
+      np.dot(values, counts) / 25)
+
+
+def test_conditional_model_diagnostics_score_with_labels(conditional_workdir,
+                                                         tmp_path):
+  result = run("apps.evaluate", "diagnostics",
+               f"--workdir={conditional_workdir}",
+               f"--output_dir={tmp_path}", "--num_chains=4",
+               "--num_score_images=4", "--num_steps=1", "--samplers=langevin")
+  assert result.returncode == 0, result.stderr[-3000:]
+  saved = json.loads(result.stdout)
+  assert list(saved["chain_correlation"]) == ["langevin"]
+  assert "Conditional model" in saved["notes"]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["features", "--workdir={workdir}", "--num_labelled=5000"],
+     "--num_labelled: num_labelled=5000 is larger than the 1438 labelled"),
+    (["features", "--workdir={workdir}", "--num_labelled=0"],
+     "--num_labelled=0 must be positive integers"),
+    (["features", "--workdir={workdir}", "--num_labelled=ten"],
+     "--num_labelled=ten must be a list of integers"),
+    (["features", "--workdir={workdir}", "--feature_grids=16"],
+     "--feature_grids=16: [16] are not model grids"),
+    (["features", "--workdir={workdir}", "--num_chains=5"],
+     "--num_chains=5 does not apply to `apps.evaluate features`"),
+    (["features", "--workdir={empty}"], "has no config.json"),
+    (["features"], "`apps.evaluate features` needs --workdir"),
+    (["diagnostics", "--workdir={workdir}"], "needs --workdir"),
+    (["diagnostics", "--workdir={workdir}", "--output_dir={empty}",
+      "--samplers=nuts"], "--samplers=nuts must list"),
+    (["diagnostics", "--workdir={workdir}", "--output_dir={empty}",
+      "--num_chains=1"], "--num_chains=1 must be >= 2"),
+    (["diagnostics", "--workdir={workdir}", "--output_dir={empty}",
+      "--negatives=imagenet"], "--negatives='imagenet': dataset='imagenet'"),
+    (["diagnostics", "--workdir={workdir}", "--output_dir={empty}",
+      "--num_labelled=5"], "--num_labelled=['5'] does not apply"),
+    (["plots", "--workdir={workdir}"], "Subcommands: features, diagnostics"),
+    (["--workdir={workdir}", "--cnn_epochs=3"],
+     "--cnn_epochs=3 does not apply to `apps.evaluate sample quality"),
+])
+def test_bad_subcommand_input_is_reported(args, expected, workdir, tmp_path):
+  args = [a.format(workdir=workdir, empty=tmp_path) for a in args]
+  result = run("apps.evaluate", *args)
+  assert result.returncode != 0
+  assert expected in result.stderr, result.stderr[-3000:]
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))
