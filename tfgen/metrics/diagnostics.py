@@ -218,7 +218,7 @@ def score_table(model, image_sets: dict, labels: Optional[dict] = None
       set_labels = (labels or {}).get(name)
       if set_labels is None:
         raise ValueError(f"The model is conditional: pass labels[{name!r}] "
-                         "(int [N]) to score image_sets[{name!r}].")
+                         f"(int [N]) to score image_sets[{name!r}].")
       set_labels = np.asarray(set_labels)
       if set_labels.shape != images.shape[:1]:
         raise ValueError(f"labels[{name!r}] has shape {set_labels.shape}, "
