@@ -131,9 +131,34 @@ def train(method: str, workdir: str, log_path: str) -> dict:
               train_command="python -m apps.train " + " ".join(args))
 
 
+def training_time_span(workdir: str):
+  """Seconds of training recorded in WORKDIR/summaries (None if none).
+
+  Per TensorBoard event file (one per apps.train run; a resumed run adds
+  one), the time from its first to its last event, summed: the training
+  time of the workdir even when this report reused it.
+  """
+  # pylint: disable=g-import-not-at-top
+  import glob
+  import tensorflow as tf
+  total, found = 0.0, False
+  pattern = os.path.join(workdir, "summaries", "events.out.tfevents.*")
+  for path in sorted(glob.glob(pattern)):
+    times = []
+    try:
+      for event in tf.compat.v1.train.summary_iterator(path):
+        times.append(event.wall_time)
+    except tf.errors.DataLossError:
+      pass  # A file cut short by a killed run: keep what was read.
+    if len(times) > 1:
+      total, found = total + max(times) - min(times), True
+  return total if found else None
+
+
 def method_info(model, config, step, trained: dict) -> dict:
   m = config.model
   return dict(trained, step=step, num_steps=config.train.num_steps,
+              training_time_s=training_time_span(trained["workdir"]),
               batch_size=config.train.batch_size,
               num_langevin_steps=list(model.num_langevin_steps),
               num_sampling_steps=list(getattr(model, "num_sampling_steps",
@@ -182,9 +207,9 @@ def run_report(output: str, workdir_root: str) -> dict:
     timings[phase] = timings.get(phase, 0.0) + now - clock
     clock = now
 
-  models, configs = {}, {}
+  models, configs, workdirs = {}, {}, {}
   for method in FLAGFILES:
-    workdir = os.path.join(workdir_root, method)
+    workdir = workdirs[method] = os.path.join(workdir_root, method)
     trained = train(method, workdir, os.path.join(workdir_root,
                                                   f"{method}.log"))
     try:
@@ -294,6 +319,13 @@ def run_report(output: str, workdir_root: str) -> dict:
   results["scores"] = {name: {str(g): [float(v) for v in stats]
                               for g, stats in per_grid.items()}
                        for name, per_grid in table.items()}
+  history = diagnostics.gradient_norm_history(workdirs["multigrid"])
+  diagnostics.plot_gradient_norms(history, os.path.join(
+      output, "gradient_norms_multigrid.png"))
+  results["gradient_norms"] = {
+      str(g): {"first": values[0][1], "last": values[-1][1],
+               "max": max(v for _, v in values), "num_points": len(values)}
+      for g, values in history.items()}
   lap("scores")
 
   # Features.

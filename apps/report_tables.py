@@ -186,14 +186,22 @@ def _training_section(results: dict) -> list[str]:
   rows = []
   for m in _methods(results):
     info = results["methods"][m]
+    span = info.get("training_time_s")
     rows.append([METHOD_LABELS[m], info["flagfile"], info["step"],
                  info["batch_size"], info["num_langevin_steps"],
                  info["num_sampling_steps"], info["sampler"],
-                 "reused" if info["reused"] else _fmt(info["train_wall_s"], 0)
-                 + " s"])
-  return (["## Training", ""] + _table(
-      ["method", "flagfile", "steps", "batch", "MCMC steps in training",
-       "steps when sampling", "sampler", "training time this run"], rows))
+                 "n/a" if span is None else f"{span / 60:.1f} min",
+                 "reused" if info["reused"] else
+                 f"{info['train_wall_s'] / 60:.1f} min"])
+  return (["## Training", "",
+           "Training time: from the first to the last TensorBoard event of "
+           "the workdir's runs, also for reused workdirs (it leaves out each "
+           "run's start-up, ~10-45 s). This run: the time "
+           "`apps.train` took here ('reused' = already trained with the same "
+           "settings).", ""] + _table(
+               ["method", "flagfile", "steps", "batch",
+                "MCMC steps in training", "steps when sampling", "sampler",
+                "training time", "this run"], rows))
 
 
 def _synthesis_section(results: dict) -> list[str]:
@@ -213,7 +221,10 @@ def _synthesis_section(results: dict) -> list[str]:
            "synthesise realistic images and that single-grid is worse.", ""]
           + _table(["method", "classifier score", "classes covered",
                     "mean top prob.", "Frechet distance",
-                    "L2 to nearest train", "images"], rows))
+                    "L2 to nearest train", "images"], rows)
+          + ["Samples: " + ", ".join(
+              f"[{METHOD_LABELS[m]}](samples_{m}.png)"
+              for m in _methods(results) if m in synthesis) + ".", ""])
 
 
 def _inpainting_section(results: dict) -> list[str]:
@@ -245,6 +256,10 @@ def _inpainting_section(results: dict) -> list[str]:
                   + ([_fmt(reference[mask][key], digits)] if reference
                      else []) + [paper])
   lines += _table(header, rows)
+  lines += ["Panels (columns: original, masked, then " + ", ".join(
+      METHOD_LABELS[m] for m in methods) + "): " + ", ".join(
+          f"[{mask}](inpaint_{mask}.png)"
+          for mask in results.get("inpainting", {})) + ".", ""]
   for extra in results.get("inpainting_sampler_checks", []):
     lines.append(f"* Sampler check, {extra['mask']} with "
                  f"{extra['num_langevin_steps_factor']}x the sampling steps: "
@@ -294,6 +309,19 @@ def _scores_section(results: dict) -> list[str]:
           + _table(["images"] + [f"grid {g}x{g}" for g in grids], rows))
 
 
+def _gradient_section(results: dict) -> list[str]:
+  norms = results.get("gradient_norms")
+  if not norms:
+    return []
+  rows = [[f"{g}x{g}", v["first"], v["last"], v["max"], v["num_points"]]
+          for g, v in sorted(norms.items(), key=lambda item: int(item[0]))]
+  return (["## Gradient norms over training (supplement Fig. 7)", "",
+           "L1 norm of each multigrid energy net's gradient, from the "
+           "workdir's TensorBoard scalars: "
+           "![gradient norms](gradient_norms_multigrid.png)", ""]
+          + _table(["grid", "first", "last", "max", "points"], rows))
+
+
 def _features_section(results: dict) -> list[str]:
   features = results.get("features")
   if not features:
@@ -327,6 +355,15 @@ def render_markdown(results: dict, notes: Optional[str] = None) -> str:
            f"{results.get('machine', 'this machine')}."
            + (" **Smoke settings (tiny models): the numbers mean nothing.**"
               if results.get("smoke") else ""), ""]
+  spans = [results["methods"][m].get("training_time_s")
+           for m in _methods(results)]
+  evaluation = sum(v for k, v in results.get("timings", {}).items()
+                   if k != "training")
+  if spans and None not in spans and results.get("timings"):
+    total = sum(spans) + evaluation
+    lines += [f"End to end from empty workdirs: {total / 60:.1f} min = "
+              f"training {sum(spans) / 60:.1f} min (the methods' recorded "
+              f"training times) + evaluation {evaluation / 60:.1f} min.", ""]
   if results.get("timings"):
     lines += ["Time per phase: " + ", ".join(
         f"{k} {_fmt(v, 0)} s" for k, v in results["timings"].items()) + ".",
@@ -336,6 +373,7 @@ def render_markdown(results: dict, notes: Optional[str] = None) -> str:
   lines += _inpainting_section(results)
   lines += _correlation_section(results)
   lines += _scores_section(results)
+  lines += _gradient_section(results)
   lines += _features_section(results)
   checks = results.get("checks") or paper_checks(results)
   lines += ["## Orderings: the paper's claims next to ours", ""]

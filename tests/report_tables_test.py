@@ -15,7 +15,8 @@ def _results():
   rank = {"multigrid": 0, "single_grid": 1, "persistent_cd": 2, "cd1": 3}
   methods = {m: dict(flagfile=f"configs/{m}.cfg", step=10, batch_size=8,
                      num_langevin_steps=[30], num_sampling_steps=[30],
-                     sampler="langevin", reused=False, train_wall_s=12.0)
+                     sampler="langevin", reused=m != "multigrid",
+                     train_wall_s=12.0, training_time_s=600.0)
              for m in METHODS}
   synthesis = {m: dict(classifier_score=8.0 - rank[m],
                        classes_covered=10, mean_top_probability=0.9,
@@ -43,7 +44,10 @@ def _results():
               "synthesized": {"4": [4.8, 1.0], "16": [2.8, 0.5]},
               "negative (uniform_noise)": {"4": [1.0, 1.0],
                                            "16": [-3.0, 0.5]}},
-      features=features, timings={"training": 500.0})
+      features=features, timings={"training": 500.0, "synthesis": 60.0,
+                                  "inpainting": 60.0},
+      gradient_norms={"4": dict(first=10.0, last=2.0, max=12.0,
+                                num_points=80)})
 
 
 def test_every_claim_agrees_when_multigrid_wins_everything():
@@ -118,11 +122,20 @@ def test_markdown_has_every_table_the_command_and_the_wall_time():
   markdown = report_tables.render_markdown(_results(), notes="## Notes\nx")
   for heading in ("## Training", "## Synthesis", "## Inpainting (paper Table 4)",
                   "## Y0 / Y30 correlation", "## Scores f(Y) per image set",
+                  "## Gradient norms over training",
                   "## Feature learning", "## Orderings",
                   "## Disagreements"):
     assert heading in markdown
   assert "python -m apps.report multigrid --output=/tmp/r" in markdown
   assert "Wall time: 600 s (10.0 min)" in markdown
+  # Four methods trained 10 min each (reused or not) + 2 min of evaluation.
+  assert ("End to end from empty workdirs: 42.0 min = training 40.0 min "
+          "(the methods' recorded training times) + evaluation 2.0 min."
+          in markdown)
+  assert "| multigrid (MG) | configs/multigrid.cfg | 10 |" in markdown
+  assert "| 10.0 min | 0.2 min |" in markdown and "| 10.0 min | reused |" in (
+      markdown)
+  assert "| 4x4 | 10.000 | 2.000 | 12.000 | 80 |" in markdown
   assert "None: every checked ordering agrees." in markdown
   assert markdown.rstrip().endswith("## Notes\nx")
   # The inpainting table: one row per mask and metric, one column per method.

@@ -44,6 +44,7 @@ def test_smoke_report_writes_every_table_with_finite_values(report):
   for method in METHODS:
     info = results["methods"][method]
     assert info["step"] == 2 and not info["reused"]
+    assert info["training_time_s"] is not None and info["training_time_s"] >= 0
     assert os.path.exists(os.path.join(report, f"samples_{method}.png"))
   assert set(results["synthesis"]) == set(METHODS) | {"real_test_images"}
   assert set(results["inpainting"]) == set(MASKS)
@@ -57,6 +58,8 @@ def test_smoke_report_writes_every_table_with_finite_values(report):
   for method in METHODS:
     assert [r["num_labelled"] for r in results["features"][method]] == [20, 40]
   assert results["checks"] and results["wall_time_s"] > 0
+  assert set(results["gradient_norms"]) == {"4", "16"}
+  assert os.path.exists(os.path.join(report, "gradient_norms_multigrid.png"))
   numbers = [v for v in _finite_numbers(
       {k: results[k] for k in ("synthesis", "inpainting", "scores",
                                "inpainting_reference", "features")})]
