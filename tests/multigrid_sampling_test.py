@@ -119,5 +119,24 @@ def test_hmc_inpainting_keeps_observed_pixels():
   assert np.abs(filled.numpy()[:, :4] - images.numpy()[:, :4]).max() > 1e-3
 
 
+def test_inpainting_starts_partly_observed_blocks_at_their_observed_mean():
+  model = tiny_model()
+  rng = np.random.default_rng(1)
+  images = rng.uniform(-1, 1, (2, 8, 8, 1)).astype(np.float32)
+  masks = (rng.uniform(size=(2, 8, 8, 1)) < 0.6).astype(np.float32)
+  out = model.inpaint_from_seeds(images, masks, tf.constant([1, 2]),
+                                 num_langevin_steps=0)
+  observed = 1 - masks
+  blocks = lambda x: x.reshape(2, 4, 2, 4, 2, 1).sum(axis=(2, 4))
+  counts = blocks(observed)
+  means = blocks(images * observed) / np.maximum(counts, 1)
+  seen = counts > 0
+  assert seen.mean() > 0.8 and (counts == 4).mean() < 0.2  # Mostly partial.
+  np.testing.assert_allclose(out[1].numpy()[seen], means[seen], atol=1e-5)
+  final = out[-1].numpy()
+  np.testing.assert_allclose(final[observed > 0], images[observed > 0],
+                             atol=1e-6)
+
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

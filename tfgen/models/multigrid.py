@@ -277,7 +277,8 @@ class MultigridEBM(multigrid_sampling.MultigridSampling, keras.Model):
                  constraint_fns: Optional[Sequence] = None,
                  num_langevin_steps: Optional[Sequence[int]] = None,
                  labels: Optional[tf.Tensor] = None,
-                 sampler: Optional[str] = None) -> list[tf.Tensor]:
+                 sampler: Optional[str] = None,
+                 start_fns: Optional[Sequence] = None) -> list[tf.Tensor]:
     """Coarse-to-fine chains from `start_images` [B, g0, g0, C].
 
     Args:
@@ -291,6 +292,8 @@ class MultigridEBM(multigrid_sampling.MultigridSampling, keras.Model):
         model's training steps).
       labels: int [B] classes of a conditional model.
       sampler: 'langevin' or 'hmc' (default: the model's).
+      start_fns: optional list, per model grid, of state -> state maps of
+        the up-sampled start (default: `constraint_fns`).
 
     Returns:
       [start, grid1 sample, ..., finest sample], each [B, g, g, C]; grid g's
@@ -300,11 +303,14 @@ class MultigridEBM(multigrid_sampling.MultigridSampling, keras.Model):
     noise_fns = (list(noise_fn) if isinstance(noise_fn, (list, tuple))
                  else [noise_fn] * len(self.model_grids))
     constraint_fns = constraint_fns or [None] * len(self.model_grids)
+    start_fns = start_fns or constraint_fns
     labels = self._check_labels(labels)
     images = [start_images]
     state = start_images
     for index, size in enumerate(self.model_grids):
       state = pyramid.upsample(state, size)
+      if start_fns[index] is not None:
+        state = start_fns[index](state)
       if constraint_fns[index] is not None:
         state = constraint_fns[index](state)
       state = self.run_grid(index, state, steps[index],

@@ -156,7 +156,10 @@ class MultigridSampling:
 
     Coarse to fine, as in sampling, from the 1x1 average of the observed
     pixels; at every grid the chain updates only the missing pixels and keeps
-    the observed ones (a coarse pixel is observed if all its pixels are).
+    the observed ones (a coarse pixel is observed if all its pixels are). A
+    coarse pixel with some observed pixels starts its chain at their mean
+    instead of the up-sampled coarser result (with 60% of pixels missing at
+    random almost no 4x4 block is fully observed, but nearly all are partly).
 
     Args:
       images: [B, S, S, C] in [-1, 1] (missing pixels may hold anything).
@@ -177,14 +180,20 @@ class MultigridSampling:
     noise_fns = self._per_example_noise(pairs, steps)
     known, values = pyramid.observed_pyramid(images, observed,
                                              self.grid_sizes)
+    # Blocks with some observed pixels start at their observed mean.
+    seen = [tf.cast(pyramid.downsample(observed, size) > 1e-6, images.dtype)
+            for size in self.grid_sizes]
 
     def clamp(index):
       return lambda x: known[index] * values[index] + (1 - known[index]) * x
 
-    constraint_fns = [clamp(i + 1) for i in range(len(self.model_grids))]
+    def start(index):
+      return lambda x: seen[index] * values[index] + (1 - seen[index]) * x
+
+    grids = range(1, len(self.grid_sizes))
     return self.synthesize(values[0], self._chain_seed(pairs), noise_fns,
-                           constraint_fns, num_langevin_steps=steps,
-                           labels=labels)
+                           [clamp(i) for i in grids], num_langevin_steps=steps,
+                           labels=labels, start_fns=[start(i) for i in grids])
 
   # ---- the start bank ---------------------------------------------------
   def adapt(self, data, labels=None) -> None:
