@@ -21,7 +21,8 @@ The paper's baselines are the same model with another `method`:
 average), 'cd' (training chains start at the observed images; CD-1 is one
 step) and 'persistent_cd' (training chains continue from a bank of persistent
 chains kept in the model and its checkpoints). Sampling, inpainting and
-export (`MultigridSampling`) are the same for every method.
+export (`MultigridSampling`) are the same for every method; the training
+step of each method is in `MultigridTraining`.
 """
 
 from __future__ import annotations
@@ -34,16 +35,15 @@ import tensorflow as tf
 from tfgen.data import pyramid
 from tfgen.mcmc import hmc
 from tfgen.mcmc import langevin
-from tfgen.mcmc import noise
 from tfgen.mcmc import runner
 from tfgen.models import multigrid_sampling
+from tfgen.models import multigrid_training
 from tfgen.nets import energy
 
 IntOrSeq = Union[int, Sequence[int]]
 FloatOrSeq = Union[float, Sequence[float]]
 METHODS = ("multigrid", "single_grid", "cd", "persistent_cd")
 SAMPLERS = ("langevin", "hmc")
-_PERSISTENT_SALT = 0x70636400
 
 
 def _per_grid(value, num_grids: int, name: str, kind=float) -> tuple:
@@ -62,7 +62,8 @@ def check_sampler(sampler: str) -> str:
   return sampler
 
 
-class MultigridEBM(multigrid_sampling.MultigridSampling, keras.Model):
+class MultigridEBM(multigrid_sampling.MultigridSampling,
+                   multigrid_training.MultigridTraining, keras.Model):
   """Multigrid energy-based generative ConvNet.
 
   Images are float32 NHWC in [-1, 1]. Call `sample(n, seed)` for a list of
@@ -319,131 +320,6 @@ class MultigridEBM(multigrid_sampling.MultigridSampling, keras.Model):
       images.append(state)
     return images
 
-  # ---- training ----------------------------------------------------------
-  def compile(self, optimizer=None, **kwargs):
-    """Defaults to Adam(3e-4, beta_1=0.5) and an explicit XLA choice."""
-    if optimizer is None:
-      optimizer = keras.optimizers.Adam(3e-4, beta_1=0.5)
-    kwargs.setdefault("jit_compile", self.sampler_jit_compile)
-    super().compile(optimizer=optimizer, **kwargs)
-
-  def fit(self, x=None, *args, **kwargs):
-    if x is not None and not self.is_adapted:
-      if isinstance(x, tf.data.Dataset) or not self.is_conditional:
-        self.adapt(x)
-      else:
-        self.adapt(x, labels=kwargs.get("y", args[0] if args else None))
-    return super().fit(x, *args, **kwargs)
-
-  def train_step(self, data):
-    """One update of every grid from a (local) batch; returns scalar metrics.
-
-    `data`: images [b, S, S, C] or (images, labels [b]) (labels needed by a
-    conditional model). Works on one device (Keras `fit`) and per replica
-    under `strategy.run`: losses are scaled by the global batch, and the
-    Langevin noise of each example is the same row of one global noise batch
-    whichever replica holds it, so a mirrored step equals a single-device
-    step (HMC draws its momentum per replica).
-    """
-    images, labels = (tuple(data) + (None,))[:2] if isinstance(
-        data, (tuple, list)) else (data, None)
-    images = tf.convert_to_tensor(images, tf.float32)
-    seed = runner.fold_in(tf.constant([self.seed, 0x6D67]),
-                          self.optimizer.iterations)
-    return self.train_on_images(images, seed, labels)
-
-  def train_on_images(self, images: tf.Tensor, seed: tf.Tensor,
-                      labels: Optional[tf.Tensor] = None) -> dict:
-    """Synthesises, computes every grid's gradient and applies them."""
-    grads, metrics, _ = self.compute_gradients(images, seed, labels)
-    variables = [net.trainable_variables for net in self.energy_nets]
-    self.optimizer.apply_gradients(
-        zip(tf.nest.flatten(grads), tf.nest.flatten(variables)))
-    return metrics
-
-  def _training_samples(self, observed: list, seed: tf.Tensor, labels):
-    """Synthesised images per grid for one training step (by `method`)."""
-    local_batch = tf.shape(observed[-1])[0]
-    global_noise = noise.global_batch_noise(local_batch)
-    if self.sampler == "hmc":  # HMC momentum: one draw per replica.
-      seed = runner.fold_in(seed, _replica_id())
-    if self.method in ("multigrid", "single_grid"):
-      return self.synthesize(observed[0], seed, noise_fn=global_noise,
-                             labels=labels)
-    steps = self.num_langevin_steps[0]
-    if self.method == "cd":
-      final = self.run_grid(0, observed[-1], steps, runner.fold_in(seed, 0),
-                            global_noise, labels=labels)
-      return [observed[0], final]
-    rows = self._persistent_rows(local_batch)
-    start = tf.gather(self.persistent_chains, rows)
-    final = self.run_grid(0, start, steps, runner.fold_in(seed, 0),
-                          global_noise)
-    self._write_persistent_rows(rows, final)
-    return [observed[0], final]
-
-  def _persistent_rows(self, local_batch: tf.Tensor) -> tf.Tensor:
-    """Bank rows of this replica's chains: the next global batch, cyclic."""
-    global_batch = local_batch * noise.num_replicas()
-    first = (tf.cast(self.optimizer.iterations, tf.int32) * global_batch +
-             tf.cast(_replica_id(), tf.int32) * local_batch)
-    return (first + tf.range(local_batch)) % self.persistent_bank_size
-
-  def _write_persistent_rows(self, rows: tf.Tensor, states: tf.Tensor):
-    """Writes this replica's chains into the bank shared by all replicas.
-
-    No gather collective: replica r proposes `bank + R * change_r`, where
-    change_r is zero outside its rows, and the bank ('mean' aggregation over
-    the R replicas) becomes `bank + sum_r change_r`: every replica's rows.
-    """
-    bank = tf.convert_to_tensor(self.persistent_chains)
-    change = tf.scatter_nd(rows[:, None],
-                           tf.stop_gradient(states) - tf.gather(bank, rows),
-                           tf.shape(bank))
-    replicas = tf.cast(noise.num_replicas(), bank.dtype)
-    self.persistent_chains.assign(bank + replicas * change)
-
-  def compute_gradients(self, images: tf.Tensor, seed: tf.Tensor,
-                        labels: Optional[tf.Tensor] = None):
-    """Per-replica gradients of the global-batch loss of every grid.
-
-    Args:
-      images: this replica's observed images [b, S, S, C] in [-1, 1].
-      seed: int32[2] seed of this training step (same on every replica).
-      labels: int [b] classes (conditional models only).
-
-    Returns:
-      (grads, metrics, synthesized): grads is one list per energy net (sum
-      them over replicas for the global-batch gradient), metrics a dict of
-      scalars, synthesized the list of per-grid synthesised images.
-    """
-    labels = self._check_labels(labels)
-    num_replicas = noise.num_replicas()
-    observed = pyramid.gaussian_pyramid(images, self.grid_sizes)
-    synthesized = self._training_samples(observed, seed, labels)
-    synthesized = [tf.stop_gradient(s) for s in synthesized]
-    metrics = {}
-    with tf.GradientTape() as tape:
-      losses = []
-      for index, size in enumerate(self.model_grids):
-        score_obs = self.score(observed[index + 1], index, labels)
-        score_syn = self.score(synthesized[index + 1], index, labels)
-        loss = tf.reduce_mean(score_syn) - tf.reduce_mean(score_obs)
-        losses.append(loss)
-        metrics[f"loss/grid{size}"] = loss
-        metrics[f"score_observed/grid{size}"] = tf.reduce_mean(score_obs)
-        metrics[f"score_synthesized/grid{size}"] = tf.reduce_mean(score_syn)
-        metrics[f"sample_abs_max/grid{size}"] = tf.reduce_max(
-            tf.abs(synthesized[index + 1]))
-      # Local means / replicas = this replica's share of the global mean.
-      total = tf.add_n(losses) / num_replicas
-    variables = [net.trainable_variables for net in self.energy_nets]
-    grads = tape.gradient(total, variables)
-    for size, net_grads in zip(self.model_grids, grads):
-      metrics[f"grad_l1/grid{size}"] = tf.add_n(
-          [tf.reduce_sum(tf.abs(g)) for g in net_grads])
-    return grads, metrics, synthesized
-
   def get_config(self):
     return dict(
         grid_sizes=list(self.grid_sizes), channels=self.channels,
@@ -459,9 +335,3 @@ class MultigridEBM(multigrid_sampling.MultigridSampling, keras.Model):
         persistent_bank_size=self.persistent_bank_size,
         num_sampling_steps=list(self.num_sampling_steps))
 
-
-def _replica_id() -> tf.Tensor:
-  context = tf.distribute.get_replica_context()
-  if context is None:
-    return tf.constant(0, tf.int32)
-  return tf.cast(context.replica_id_in_sync_group, tf.int32)
