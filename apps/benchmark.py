@@ -25,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 from apps import common  # pylint: disable=unused-import  (quiet TF logs)
 from absl import app
@@ -75,6 +76,13 @@ SERVE_REQUESTS = flags.DEFINE_integer("serve_requests", 30, "Timed requests "
 
 def _progress(text: str) -> None:
   print(text, file=sys.stderr, flush=True)
+
+
+def _load_average():
+  try:
+    return [round(v, 2) for v in os.getloadavg()]
+  except (AttributeError, OSError):
+    return None
 
 
 def _positive(*flag_holders) -> None:
@@ -302,12 +310,12 @@ def run_train() -> dict:
 
 
 def print_train(report: dict) -> None:
-  print(f"{'grids':14s} {'s/iter':>7s} {'min-max':>13s} {'img/s':>7s} "
+  print(f"{'grids':14s} {'iters':>5s} {'s/iter':>7s} {'min-max':>13s} {'img/s':>7s} "
         f"{'GFLOP/s':>8s} {'first s':>8s} {'peak RSS':>9s} {'x time':>7s} "
         f"{'x FLOPs':>7s}")
   for row in report["rows"]:
     print(f"{'-'.join(map(str, row['grid_sizes'])):14s} "
-          f"{row['median_seconds']:7.2f} {row['min_seconds']:6.2f}-"
+          f"{row['iterations']:5d} {row['median_seconds']:7.2f} {row['min_seconds']:6.2f}-"
           f"{row['max_seconds']:<6.2f} {row['images_per_second']:7.1f} "
           f"{row['gflops']:8.1f} {row['first_iteration_seconds']:8.1f} "
           f"{row['peak_rss_bytes'] / 2**30:7.2f}Gi "
@@ -346,11 +354,19 @@ def main(argv):
   if len(argv) != 2 or argv[1] not in commands:
     raise app.UsageError(USAGE)
   run, show = commands[argv[1]]
+  load_at_start = _load_average()
+  start = time.perf_counter()
   report = run()
+  report["wall_seconds"] = time.perf_counter() - start
+  report["load_average"] = {"start": load_at_start, "end": _load_average()}
   if JSON.value:
     print(json.dumps(report))
   else:
     show(report)
+    load = report["load_average"]
+    print(f"\nwall time {report['wall_seconds']:.0f} s; load average "
+          f"(1, 5, 15 min) at start {load['start']}, at end {load['end']} "
+          f"on {report['machine']['cores']} cores")
 
 
 if __name__ == "__main__":

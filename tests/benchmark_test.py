@@ -58,6 +58,8 @@ def test_sampler_reports_every_variant_ratio_and_target():
   assert ("tfgen_vs_matmul_peak >= 0.85", "reference 8x8x1") in targets
   assert ("tfgen_vs_hand_loop >= 0.95", "multigrid 8x8x1") in targets
   assert report["machine"]["cores"] >= 1
+  assert report["wall_seconds"] > 0 and set(report["load_average"]) == {
+      "start", "end"}
   assert isinstance(report["jit_compile_recommended"], bool)
 
 
@@ -108,17 +110,25 @@ def test_serve_times_three_paths_and_stops_the_server():
 def test_unknown_benchmark_is_a_usage_error(args):
   result = subprocess.run([sys.executable, "-m", "apps.benchmark", *args],
                           cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=300)
   assert result.returncode != 0
   assert "usage: python -m apps.benchmark sampler|train|serve" in (
       result.stderr)
 
 
-def test_bad_flags_are_usage_errors():
+@pytest.mark.parametrize("args,message", [
+    (["sampler", "--shapes=8x8"], "--shapes: shape='8x8' must be "
+     "SIZExSIZExCHANNELS"),
+    (["sampler", "--nets=bogus"], "--nets: ['bogus'] not in"),
+    (["sampler", "--repeats=0"], "--repeats=0 must be positive."),
+    (["train", "--train_configs=16"], "--train_configs: train config '16' "
+     "must be grid sizes joined by '-'"),
+])
+def test_bad_flags_are_usage_errors(args, message):
   result = subprocess.run(
-      [sys.executable, "-m", "apps.benchmark", "sampler", "--shapes=8x8",
-       "--repeats=1"], cwd=REPO, capture_output=True, text=True, timeout=120)
-  assert result.returncode != 0 and "SIZExSIZExCHANNELS" in result.stderr
+      [sys.executable, "-m", "apps.benchmark", *args], cwd=REPO,
+      capture_output=True, text=True, timeout=300)
+  assert result.returncode == 1 and message in result.stderr
 
 
 if __name__ == "__main__":
