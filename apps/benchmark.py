@@ -49,7 +49,9 @@ NETS = flags.DEFINE_list("nets", ["reference", "multigrid"],
                          "finest energy net at each shape).")
 VARIANTS = flags.DEFINE_list(
     "variants", ["tfgen", "hand_loop", "eager", "xla", "torch_eager",
-                 "torch_channels_last"], "Sampler variants to time.")
+                 "torch_channels_last"], "Sampler variants to time; "
+    "also hand_loop_log_prob (the hand loop keeping log p alive, a "
+    "diagnostic).")
 MATMUL = flags.DEFINE_integer("matmul_size", 4096, "Side of the float32 "
                               "matmul that measures the machine's rate.")
 SETTLE = flags.DEFINE_float(
@@ -160,7 +162,7 @@ def _ratios(variants: dict, matmul_peak: float) -> dict:
   if torch:
     ratios["tfgen_vs_torch_best"] = tfgen["image_steps_per_second"] / max(
         torch)
-  for name in ("hand_loop", "eager", "xla"):
+  for name in ("hand_loop", "eager", "xla", "hand_loop_log_prob"):
     if name in variants:
       ratios[f"tfgen_vs_{name}"] = (tfgen["image_steps_per_second"] /
                                     variants[name]["image_steps_per_second"])

@@ -41,7 +41,7 @@ from tfgen.models import multigrid
 from tfgen.nets import energy
 
 NET_KINDS = ("reference", "multigrid")
-TF_VARIANTS = ("tfgen", "hand_loop", "eager", "xla")
+TF_VARIANTS = ("tfgen", "hand_loop", "eager", "xla", "hand_loop_log_prob")
 TORCH_VARIANTS = ("torch_eager", "torch_channels_last")
 VARIANTS = TF_VARIANTS + TORCH_VARIANTS
 REFERENCE_SPEC = energy.EnergyNetSpec(filters=(64, 128, 256),
@@ -189,6 +189,29 @@ def hand_loop_chain(setup: Setup, num_steps: int):
   return chain
 
 
+def hand_loop_log_prob_chain(setup: Setup, num_steps: int):
+  """The hand loop that also keeps log p(x) [B] alive, as the kernel does.
+
+  A diagnostic variant (not in the default `--variants`): it isolates the
+  cost of returning log p next to the gradient from the kernel's other
+  differences (its extra bootstrap gradient, TFP's seed handling).
+  """
+
+  @tf.function
+  def chain(x, seed):
+    log_prob = tf.zeros(tf.shape(x)[:1], x.dtype)
+    for step in tf.range(num_steps):
+      with tf.GradientTape() as tape:
+        tape.watch(x)
+        log_prob = setup.log_prob_fn(x)
+        total = tf.reduce_sum(log_prob)
+      x = _update(setup, x, tape.gradient(total, x),
+                  runner.fold_in(seed, step))
+    return x, log_prob
+
+  return lambda x, seed: chain(x, seed)[0]
+
+
 def eager_chain(setup: Setup, num_steps: int):
   """The same loop run eagerly (op by op from Python)."""
 
@@ -217,6 +240,8 @@ def chain_functions(setup: Setup, num_steps: int,
       "hand_loop": lambda: hand_loop_chain(setup, num_steps),
       "eager": lambda: eager_chain(setup, num_steps),
       "xla": lambda: tfgen_chain(setup, num_steps, jit_compile=True),
+      "hand_loop_log_prob": lambda: hand_loop_log_prob_chain(setup,
+                                                             num_steps),
   }
   functions = {}
   for name in names:
@@ -240,7 +265,8 @@ def chain_functions(setup: Setup, num_steps: int,
 
 
 def max_abs_difference(states: dict, against: str = "hand_loop",
-                       names=("tfgen", "eager")) -> dict[str, Optional[float]]:
+                       names=("tfgen", "eager", "hand_loop_log_prob")
+                       ) -> dict[str, Optional[float]]:
   """Largest |difference| of each variant's final state from `against`'s."""
   if against not in states:
     return {}
