@@ -17,7 +17,8 @@ classifier is trained once on the dataset's train split and cached (see
   {"samples": {...}, "real_test_images": {...}, "classifier_test_accuracy",
    "dataset", "image_size", "source", "notes"}
 
-where both rows hold classifier_score (exp E_x KL(p(y|x) || p(y)), in
+plus "conditional_refinement_error" with --num_refinements (LAPGAN workdirs,
+see `tfgen.metrics.refinement`), where both rows hold classifier_score (exp E_x KL(p(y|x) || p(y)), in
 [1, classes]), classes_covered (classes that are the top label of >= 3% of the
 images), mean_top_probability, frechet_distance (in the classifier's
 penultimate features, against the test split), nearest_train_distance (mean L2
@@ -29,6 +30,9 @@ writes for a class-conditional model), or --workdir is a class-conditional
 model (then --num_samples are spread evenly over the classes), "samples" also
 holds class_accuracy: {"accuracy", "per_class", "counts"}, how often the
 classifier's top class is the class the image was conditioned on.
+
+--neighbours_png writes each of the first images beside its 3 nearest
+training images.
 """
 
 from __future__ import annotations
@@ -64,6 +68,18 @@ CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Folder of cached "
 DATA_DIR = flags.DEFINE_string("data_dir", None, "tfds data_dir. Default: "
                                "the workdir's.")
 OUTPUT = flags.DEFINE_string("output", None, "Also write the JSON here.")
+NEIGHBOURS_PNG = flags.DEFINE_string(
+    "neighbours_png", None, "Also write this PNG: the first "
+    "--num_neighbour_rows images, each beside its 3 nearest training images "
+    "(L2 in pixels); is the model copying the data?")
+NUM_NEIGHBOUR_ROWS = flags.DEFINE_integer(
+    "num_neighbour_rows", 16, "Rows of --neighbours_png.")
+NUM_REFINEMENTS = flags.DEFINE_integer(
+    "num_refinements", 0, "LAPGAN --workdir only: also report the "
+    "conditional-refinement error: for every test image, the smallest L2 "
+    "distance between it and this many refinements of its coarsest level "
+    "(0 = skip; e.g. 16).")
+NUM_NEIGHBOURS = 3
 
 DEFAULT_DATASET = "digits"
 # Images per sampler call (memory bound); chunking does not change them.
@@ -178,6 +194,18 @@ def check_dataset(dataset: str, channels: int) -> None:
         "trained on.")
 
 
+def write_neighbours_png(path: str, images: np.ndarray,
+                         train_images: np.ndarray) -> None:
+  """Row i: images[i], then its 3 nearest training images (all in [-1, 1])."""
+  from tfgen.metrics import sample_quality
+  from tfgen.vis import grid as grid_lib
+  indices, _ = sample_quality.nearest_neighbours(images, train_images,
+                                                 NUM_NEIGHBOURS)
+  rows = np.concatenate([images[:, None], train_images[indices]], axis=1)
+  grid_lib.save_png((rows.reshape(-1, *images.shape[1:]) + 1.0) / 2.0, path,
+                    columns=NUM_NEIGHBOURS + 1)
+
+
 SUBCOMMANDS = ("features", "diagnostics")
 
 
@@ -215,6 +243,20 @@ def main(argv):
                          "positive, e.g. 500.")
   if IMAGE_SIZE.value is not None and IMAGE_SIZE.value <= 0:
     raise app.UsageError(f"--image_size={IMAGE_SIZE.value} must be positive.")
+  if NUM_REFINEMENTS.value < 0:
+    raise app.UsageError(f"--num_refinements={NUM_REFINEMENTS.value} must be "
+                         ">= 0 (0 = skip), e.g. 16.")
+  if NUM_REFINEMENTS.value and not WORKDIR.value:
+    raise app.UsageError(
+        f"--num_refinements={NUM_REFINEMENTS.value} needs a LAPGAN --workdir "
+        "(it refines test images with the model); --samples holds only "
+        "images.")
+  if NUM_NEIGHBOUR_ROWS.value <= 0:
+    raise app.UsageError(f"--num_neighbour_rows={NUM_NEIGHBOUR_ROWS.value} "
+                         "must be positive, e.g. 16.")
+  if NEIGHBOURS_PNG.value and not NEIGHBOURS_PNG.value.endswith(".png"):
+    raise app.UsageError(f"--neighbours_png={NEIGHBOURS_PNG.value!r} must "
+                         "end in .png.")
   data_dir = DATA_DIR.value
   if SAMPLES.value:
     for flag in (NUM_SAMPLES, SEED):
@@ -244,6 +286,16 @@ def main(argv):
     image_size, channels = config.data.image_size, config.data.channels
     source = {"workdir": os.path.abspath(WORKDIR.value), "step": step,
               "seed": SEED.value}
+    if NUM_REFINEMENTS.value and not hasattr(model, "refine"):
+      raise app.UsageError(
+          f"--num_refinements={NUM_REFINEMENTS.value} needs a LAPGAN "
+          f"workdir; --workdir={WORKDIR.value!r} holds a "
+          f"{type(model).__name__}.")
+    if NUM_REFINEMENTS.value and len(model.level_sizes) < 2:
+      raise app.UsageError(
+          f"--num_refinements={NUM_REFINEMENTS.value}: the model in "
+          f"--workdir={WORKDIR.value!r} has one level (a plain GAN) and "
+          "refines nothing; drop the flag.")
     where = f"the model in --workdir={WORKDIR.value!r}"
   image_size = int(image_size)
   if IMAGE_SIZE.value is not None and IMAGE_SIZE.value != image_size:
@@ -265,7 +317,8 @@ def main(argv):
                                      data_dir=data_dir)
   train_images, _ = data.arrays(dataset, "train", image_size,
                                 data_dir=data_dir)
-  test_images, _ = data.arrays(dataset, "test", image_size, data_dir=data_dir)
+  test_images, test_labels = data.arrays(dataset, "test", image_size,
+                                         data_dir=data_dir)
   scores = sample_quality.evaluate_images(images, bundle, test_images,
                                           train_images)
   if labels is not None:
@@ -284,6 +337,14 @@ def main(argv):
       "source": source,
       "notes": NOTES,
   }
+  if NUM_REFINEMENTS.value:
+    from tfgen.metrics import refinement
+    result["conditional_refinement_error"] = refinement.refinement_error(
+        model, test_images, NUM_REFINEMENTS.value, seed=SEED.value,
+        labels=test_labels)
+  if NEIGHBOURS_PNG.value:
+    write_neighbours_png(NEIGHBOURS_PNG.value,
+                         images[:NUM_NEIGHBOUR_ROWS.value], train_images)
   text = json.dumps(result, indent=2)
   if OUTPUT.value:
     folder = os.path.dirname(os.path.abspath(OUTPUT.value))

@@ -7,7 +7,14 @@ r"""Samples from a trained workdir into an .npz file and a PNG grid.
 `grid<size>` for every grid; `samples.png` beside it shows the first images.
 For a class-conditional model it also holds `labels` (int32 [N]): every image's
 class, `--class_id` if given, else the class of the training image whose
-1x1 average started its chain. The same seed gives a byte-identical file.
+1x1 average started its chain (LAPGAN: a class drawn from each sample's
+seed). The same seed gives a byte-identical file.
+
+LAPGAN workdirs also take `--refine_panel=PANEL.png`: 8 coarse images (the
+coarsest level of samples 0..7), each refined 8 times with different seeds;
+row i shows coarse image i (up-sampled) and its 8 refinements, and the mean
+per-pixel standard deviation across the refinements of one coarse image is
+printed.
 """
 
 from __future__ import annotations
@@ -28,6 +35,36 @@ CLASS_ID = flags.DEFINE_integer("class_id", None, "Class to sample (class-"
                                 "conditional models only), in [0, classes).")
 PNG_IMAGES = flags.DEFINE_integer("png_images", 100,
                                   "Images shown in the PNG grid.")
+REFINE_PANEL = flags.DEFINE_string(
+    "refine_panel", None, "LAPGAN only: also write this PNG of 8 coarse "
+    "images x 8 refinements each.")
+PANEL_ROWS = 8
+PANEL_REFINEMENTS = 8
+
+
+def refinement_panel(model, seed: int, class_id=None):
+  """(panel images [8 * 9, S, S, C] in [0, 1], mean per-pixel std).
+
+  Row i: the coarsest level of sample i, up-sampled (nearest) to S, then 8
+  refinements of it (seeds differ per refinement). The std is taken across
+  the 8 refinements of each coarse image (in [0, 1] pixel units), averaged
+  over pixels and rows.
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from tfgen.data import pyramid  # pylint: disable=g-import-not-at-top
+  coarse = model.sample(PANEL_ROWS, seed=seed, class_id=class_id)[0]
+  repeated = np.repeat(coarse.numpy(), PANEL_REFINEMENTS, axis=0)
+  classes = model.sample_classes(PANEL_ROWS, seed=seed, class_id=class_id)
+  if classes is not None:  # Keep each row's class across its refinements.
+    classes = np.repeat(classes, PANEL_REFINEMENTS)
+  fine = model.refine(repeated, seed=seed + 1, class_id=classes)[-1].numpy()
+  fine = (fine + 1.0) / 2.0
+  size = fine.shape[1]
+  rows = fine.reshape(PANEL_ROWS, PANEL_REFINEMENTS, *fine.shape[1:])
+  spread = float(np.mean(np.std(rows, axis=1)))
+  shown = (pyramid.upsample(coarse, size).numpy() + 1.0) / 2.0
+  panel = np.concatenate([shown[:, None], rows], axis=1)
+  return panel.reshape(-1, *fine.shape[1:]), spread
 
 
 def main(argv):
@@ -50,6 +87,13 @@ def main(argv):
     model, _, step = workdir_lib.load_model(WORKDIR.value)
   except (ValueError, workdir_lib.CheckpointError) as error:
     raise app.UsageError(str(error)) from error
+  if REFINE_PANEL.value and not hasattr(model, "refine"):
+    raise app.UsageError(
+        f"--refine_panel={REFINE_PANEL.value!r} needs a LAPGAN workdir; "
+        f"--workdir={WORKDIR.value!r} holds a {type(model).__name__}.")
+  if REFINE_PANEL.value and not REFINE_PANEL.value.endswith(".png"):
+    raise app.UsageError(f"--refine_panel={REFINE_PANEL.value!r} must end "
+                         "in .png.")
   try:
     labels = model.sample_classes(NUM_SAMPLES.value, seed=SEED.value,
                                   class_id=CLASS_ID.value)
@@ -73,6 +117,14 @@ def main(argv):
   grid_lib.save_png(arrays["images"][:PNG_IMAGES.value], png)
   print(f"Wrote {NUM_SAMPLES.value} samples of step {step} to {OUTPUT.value} "
         f"and {png}.")
+  if REFINE_PANEL.value:
+    panel, spread = refinement_panel(model, SEED.value, CLASS_ID.value)
+    grid_lib.save_png(panel, REFINE_PANEL.value,
+                      columns=PANEL_REFINEMENTS + 1)
+    print(f"Wrote {REFINE_PANEL.value}: {PANEL_ROWS} coarse images (left "
+          f"column) x {PANEL_REFINEMENTS} refinements; mean per-pixel std "
+          f"across refinements of one coarse image: {spread:.4f} (pixels "
+          "in [0, 1]).")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from tfgen import config as config_lib
 
 _D = config_lib.DataConfig()
 _M = config_lib.MultigridConfig()
+_L = config_lib.LapganConfig()
 _T = config_lib.TrainConfig()
 
 WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, "
@@ -64,12 +65,31 @@ flags.DEFINE_integer("num_leapfrog_steps", _M.num_leapfrog_steps,
 flags.DEFINE_bool("metropolis", _M.metropolis,
                   "HMC with the Metropolis accept/reject test.")
 flags.DEFINE_bool("condition_on_label", _M.condition_on_label,
-                  "Class-conditional energies (one score per class).")
+                  "Class-conditional model on the dataset's labels (multigrid: "
+                  "one score per class; LAPGAN: the class is an input of "
+                  "every level).")
 flags.DEFINE_integer("persistent_bank_size", _M.persistent_bank_size,
                      "Persistent chains of --method=persistent_cd.")
 flags.DEFINE_list("num_sampling_steps", [str(v) for v in _M.num_sampling_steps],
                   "Steps per grid for sampling/inpainting (empty = "
                   "--num_langevin_steps).")
+# LAPGAN model (--family=lapgan).
+flags.DEFINE_list("level_sizes", [str(s) for s in _L.level_sizes],
+                  "LAPGAN levels, coarse to fine, each doubling the previous; "
+                  "the last = image_size; one level = a single-level GAN.")
+flags.DEFINE_integer("noise_dim", _L.noise_dim,
+                     "LAPGAN: noise vector length of the coarsest generator.")
+flags.DEFINE_float("generator_width", _L.generator_width,
+                   "LAPGAN: generator width multiplier.")
+flags.DEFINE_float("discriminator_width", _L.discriminator_width,
+                   "LAPGAN: discriminator width multiplier.")
+flags.DEFINE_float("discriminator_dropout", _L.discriminator_dropout,
+                   "LAPGAN: dropout before the discriminators' logit.")
+flags.DEFINE_integer("d_steps_per_g_step", _L.d_steps_per_g_step,
+                     "LAPGAN: discriminator updates per generator update.")
+flags.DEFINE_float("diversity_weight", _L.diversity_weight,
+                   "LAPGAN: weight of the mode-seeking term that makes "
+                   "generators use their noise (0 = off, as in the paper).")
 # Training.
 flags.DEFINE_integer("num_steps", _T.num_steps, "Training iterations.")
 flags.DEFINE_integer("batch_size", _T.batch_size, "Global batch size.")
@@ -117,6 +137,17 @@ def _numbers(name: str, kind):
         f"{kind.__name__}s ({error}).") from error
 
 
+def _lapgan_config() -> config_lib.LapganConfig:
+  return config_lib.LapganConfig(
+      level_sizes=_numbers("level_sizes", int), noise_dim=FLAGS.noise_dim,
+      generator_width=FLAGS.generator_width,
+      discriminator_width=FLAGS.discriminator_width,
+      discriminator_dropout=FLAGS.discriminator_dropout,
+      d_steps_per_g_step=FLAGS.d_steps_per_g_step,
+      diversity_weight=FLAGS.diversity_weight,
+      condition_on_label=FLAGS.condition_on_label)
+
+
 def config_from_flags() -> config_lib.ExperimentConfig:
   """The ExperimentConfig the flags describe (not yet validated)."""
   return config_lib.ExperimentConfig(
@@ -125,7 +156,8 @@ def config_from_flags() -> config_lib.ExperimentConfig:
           dataset=FLAGS.dataset, image_size=FLAGS.image_size,
           data_dir=FLAGS.data_dir, download=FLAGS.download,
           folder_channels=FLAGS.folder_channels),
-      model=config_lib.MultigridConfig(
+      model=_lapgan_config() if FAMILY.value == "lapgan" else
+      config_lib.MultigridConfig(
           grid_sizes=_numbers("grid_sizes", int),
           num_langevin_steps=_numbers("num_langevin_steps", int),
           step_size=_numbers("step_size", float),

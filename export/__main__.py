@@ -4,8 +4,9 @@ r"""Exports a trained workdir as a SavedModel in TF Serving's layout.
         [--version=N] [--overwrite] [--serving_steps=30] [--max_batch=256]
 
 writes `BASE/NAME/N/` (N: the next free version unless --version) with the
-signatures `serving_default` (seed -> images, images_bytes), `inpaint`
-(multigrid) and `get_config` (the export's metadata as JSON), plus
+signatures `serving_default` (seed [, class_id] -> images, images_bytes),
+`inpaint` (multigrid) or `refine` (LAPGAN: coarse image, seed -> images)
+and `get_config` (the export's metadata as JSON), plus
 `assets.extra/tf_serving_warmup_requests` and `assets.extra/tfgen_export.json`,
 and adds NAME to `BASE/models.config` with `base_path:
 "<--serving_base_path>/NAME"`. The version folder appears complete or not
@@ -142,9 +143,10 @@ def main(argv):
   except (FileExistsError, ValueError) as error:
     raise app.UsageError(str(error)) from error
   served = [s.name for s in signatures] + [signatures_lib.CONFIG_SIGNATURE]
+  steps = metadata["serving"]["num_langevin_steps"]
+  steps = f"; Langevin steps {steps}" if steps is not None else ""
   print(f"Exported step {step} of {WORKDIR.value} to {path} (version "
-        f"{version}; signatures {', '.join(served)}; Langevin steps "
-        f"{metadata['serving']['num_langevin_steps']}) and updated "
+        f"{version}; signatures {', '.join(served)}{steps}) and updated "
         f"{config_path} (base_path {SERVING_BASE_PATH.value.rstrip('/')}/"
         f"{name}).")
 

@@ -127,5 +127,65 @@ def test_config_json_without_the_divergence_settings_gets_the_defaults():
       config_lib.TrainConfig())
 
 
+
+def lapgan_config(**model):
+  return config_lib.ExperimentConfig(
+      family="lapgan", model=config_lib.LapganConfig(**model),
+      train=config_lib.TrainConfig(learning_rate=2e-4))
+
+
+def test_lapgan_config_round_trips_through_json_and_validates():
+  config = lapgan_config(level_sizes=(4, 8, 16), condition_on_label=True)
+  config.validate()
+  loaded = config_lib.ExperimentConfig.from_json(config.to_json())
+  assert loaded == config
+  assert isinstance(loaded.model, config_lib.LapganConfig)
+
+
+def test_multigrid_json_without_family_still_loads():
+  text = config_lib.ExperimentConfig().to_json()
+  assert '"family": "multigrid"' in text
+  values = config_lib.ExperimentConfig.from_json(text).to_dict()
+  del values["family"]
+  loaded = config_lib.ExperimentConfig.from_dict(values)
+  assert isinstance(loaded.model, config_lib.MultigridConfig)
+
+
+@pytest.mark.parametrize("model, match", [
+    (dict(level_sizes=(4, 16)), "must double"),
+    (dict(level_sizes=(4, 8)), "cannot reach image_size=16"),
+    (dict(noise_dim=0), "noise_dim=0"),
+    (dict(d_steps_per_g_step=0), "d_steps_per_g_step=0"),
+    (dict(generator_width=0.0), "generator_width=0.0"),
+    (dict(discriminator_dropout=1.0), "discriminator_dropout=1.0"),
+])
+def test_bad_lapgan_settings_name_the_setting(model, match):
+  with pytest.raises(ValueError, match=match):
+    lapgan_config(**model).validate()
+
+
+def test_lapgan_family_with_a_multigrid_model_section_is_rejected():
+  config = config_lib.ExperimentConfig(family="lapgan")
+  with pytest.raises(ValueError, match="family='lapgan' needs a LapganConfig"):
+    config.validate()
+
+
+def test_lapgan_refuses_step_size_backoff_and_unlabelled_conditioning():
+  config = dataclasses.replace(
+      lapgan_config(), train=config_lib.TrainConfig(on_divergence="restore"))
+  with pytest.raises(ValueError, match="divergence_backoff=learning_rate"):
+    config.validate()
+  unlabelled = dataclasses.replace(
+      lapgan_config(condition_on_label=True),
+      data=config_lib.DataConfig(dataset="folder:/tmp/x"))
+  with pytest.raises(ValueError, match="condition_on_label=True needs a "
+                     "labelled dataset"):
+    unlabelled.validate()
+
+
+def test_changing_family_on_resume_is_a_conflict():
+  found = config_lib.conflicts(config_lib.ExperimentConfig(), lapgan_config())
+  assert any(f.startswith("family:") for f in found)
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

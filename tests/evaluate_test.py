@@ -146,6 +146,12 @@ def test_evaluate_app_reports_an_unusable_workdir(args, expected, cache_dir):
     (["--samples={file}", "--dataset=celeb_a"], "ok",
      "--dataset='celeb_a' has no class labels"),
     (["--samples={file}", "--dataset=cifar10"], "ok", "3-channel images"),
+    (["--samples={file}", "--num_refinements=4"], "ok",
+     "--num_refinements=4 needs a LAPGAN --workdir"),
+    (["--samples={file}", "--num_refinements=-1"], "ok",
+     "--num_refinements=-1 must be >= 0"),
+    (["--samples={file}", "--neighbours_png=n.jpg"], "ok",
+     "--neighbours_png='n.jpg' must end in .png"),
 ])
 def test_evaluate_app_rejects_bad_input(args, images, expected, tmp_path,
                                         cache_dir):
@@ -197,6 +203,37 @@ def test_evaluate_app_rejects_bad_sample_labels(labels, expected, cache_dir,
   result = run(f"--samples={path}", cache_dir=cache_dir)
   assert result.returncode != 0
   assert expected in result.stderr, result.stderr[-3000:]
+
+def test_evaluate_app_writes_the_nearest_neighbour_panel(real_digits_file,
+                                                         cache_dir, tmp_path):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  panel = str(tmp_path / "neighbours.png")
+  result = run(f"--samples={real_digits_file}", f"--neighbours_png={panel}",
+               "--num_neighbour_rows=5", cache_dir=cache_dir)
+  assert result.returncode == 0, result.stderr[-3000:]
+  json.loads(result.stdout)  # stdout stays one JSON object.
+  width, height = Image.open(panel).size
+  # 4 columns (image + 3 neighbours) by 5 rows of 8x8 images, 1-pixel gaps.
+  assert width / height == pytest.approx((4 * 9 - 1) / (5 * 9 - 1), rel=0.05)
+
+
+def test_evaluate_app_reports_lapgan_refinement_error(cache_dir, tmp_path):
+  workdir = str(tmp_path / "lapgan")
+  train = subprocess.run(
+      [sys.executable, "-m", "apps.train", f"--workdir={workdir}",
+       "--family=lapgan", "--image_size=8", "--level_sizes=4,8",
+       "--noise_dim=4", "--generator_width=0.125",
+       "--discriminator_width=0.125", "--batch_size=8", "--num_steps=2",
+       "--num_sample_images=4"], cwd=REPO, capture_output=True, text=True,
+      timeout=300)
+  assert train.returncode == 0, train.stderr[-2000:]
+  result = run(f"--workdir={workdir}", "--num_samples=20",
+               "--num_refinements=3", cache_dir=cache_dir)
+  assert result.returncode == 0, result.stderr[-3000:]
+  error = json.loads(result.stdout)["conditional_refinement_error"]
+  assert error["num_images"] == 359 and error["num_refinements"] == 3
+  assert 0.0 < error["min_l2"] <= error["mean_l2"]
+  assert error["upsampled_coarse_l2"] > 0.0
 
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

@@ -225,5 +225,74 @@ def test_bad_arguments_are_reported(workdir, tmp_path, args, expected):
   assert expected in result.stderr, result.stderr[-2000:]
 
 
+
+# ---- LAPGAN --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lapgan_version(tmp_path_factory):
+  """(workdir, version dir) of a tiny trained class-conditional LAPGAN."""
+  workdir = str(tmp_path_factory.mktemp("lapgan"))
+  result = run_module(
+      "apps.train", f"--workdir={workdir}", "--family=lapgan",
+      "--image_size=8", "--level_sizes=4,8", "--noise_dim=4",
+      "--generator_width=0.125", "--discriminator_width=0.125",
+      "--condition_on_label", "--batch_size=8", "--num_steps=2",
+      "--num_sample_images=4")
+  assert result.returncode == 0, result.stderr[-2000:]
+  base_dir = str(tmp_path_factory.mktemp("lapgan_models"))
+  result = run_module("export", f"--workdir={workdir}",
+                      f"--export_base={base_dir}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "lapgan/1 (version 1; signatures serving_default, refine, " \
+      "get_config)" in result.stdout, result.stdout
+  return workdir, os.path.join(base_dir, "lapgan", "1")
+
+
+def test_lapgan_saved_model_cli_run_samples_and_refines(lapgan_version,
+                                                        tmp_path):
+  workdir, version = lapgan_version
+  outputs = []
+  for name in ("a", "b"):
+    result = saved_model_cli(
+        "run", "--dir", version, "--tag_set", "serve", "--signature_def",
+        "serving_default", "--input_exprs", "seed=[1,2,3];class_id=[0,5,9]",
+        "--outdir", str(tmp_path / name), "--overwrite")
+    assert result.returncode == 0, result.stderr[-3000:]
+    outputs.append(np.load(str(tmp_path / name / "images.npy")))
+  np.testing.assert_array_equal(outputs[0], outputs[1])  # Across processes.
+  assert outputs[0].shape == (3, 8, 8, 1)
+  model, _, _ = workdir_lib.load_model(workdir)
+  expected = tf.function(lambda s, c: model.sample_from_seeds(s, c)[-1])(
+      tf.constant([1, 2, 3], tf.int64), tf.constant([0, 5, 9], tf.int32))
+  np.testing.assert_array_equal(
+      outputs[0], np.clip((expected.numpy() + 1.0) / 2.0, 0.0, 1.0))
+  coarse = [[[[0.25]] * 4] * 4] * 2
+  result = saved_model_cli(
+      "run", "--dir", version, "--tag_set", "serve", "--signature_def",
+      "refine", "--input_exprs",
+      f"image={coarse!r};seed=[7,8];class_id=[3,3]",
+      "--outdir", str(tmp_path / "refine"), "--overwrite")
+  assert result.returncode == 0, result.stderr[-3000:]
+  refined = np.load(str(tmp_path / "refine" / "images.npy"))
+  assert refined.shape == (2, 8, 8, 1)
+  assert np.abs(refined[0] - refined[1]).max() > 0  # Seeds differ.
+  bad = saved_model_cli(
+      "run", "--dir", version, "--tag_set", "serve", "--signature_def",
+      "serving_default", "--input_exprs", "seed=[1];class_id=[10]",
+      "--outdir", str(tmp_path / "bad"), "--overwrite")
+  assert bad.returncode != 0
+  assert "must be in [0, 10)" in bad.stderr, (
+      bad.stderr[-2000:])
+
+
+def test_lapgan_export_refuses_serving_steps(lapgan_version, tmp_path):
+  workdir, _ = lapgan_version
+  result = run_module("export", f"--workdir={workdir}",
+                      f"--export_base={tmp_path}", "--serving_steps=3")
+  assert result.returncode != 0
+  assert "applies to multigrid models only" in result.stderr, (
+      result.stderr[-2000:])
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

@@ -199,5 +199,22 @@ def test_per_class_accuracy_rejects_labels_outside_the_classes():
   with pytest.raises(ValueError, match="one per image"):
     sample_quality.per_class_accuracy(probs, np.array([0.0, 1.0]))
 
+def test_nearest_neighbours_are_sorted_and_find_the_copies():
+  rng = np.random.default_rng(0)
+  train = rng.uniform(-1, 1, (20, 4, 4, 1))
+  samples = np.stack([train[7], train[3] + 0.01])
+  indices, distances = sample_quality.nearest_neighbours(samples, train, 3,
+                                                         max_chunk_elements=7)
+  assert indices.shape == distances.shape == (2, 3)
+  assert indices[0, 0] == 7 and distances[0, 0] < 1e-6
+  assert indices[1, 0] == 3
+  assert np.all(np.diff(distances, axis=1) >= 0)
+  brute = np.sqrt((((samples[:, None] - train[None]) / 2)**2).sum(
+      axis=(2, 3, 4)))
+  np.testing.assert_allclose(distances, np.sort(brute, axis=1)[:, :3],
+                             atol=1e-9)
+  with pytest.raises(ValueError, match="k=21 must be an int in"):
+    sample_quality.nearest_neighbours(samples, train, 21)
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

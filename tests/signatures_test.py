@@ -18,6 +18,7 @@ from PIL import Image
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
+from tfgen.models import LAPGAN
 from tfgen.models import MultigridEBM
 from tfgen.serving import signatures
 
@@ -258,6 +259,84 @@ def test_conditional_models_take_a_checked_class_id():
                      match=r"class_id: values \[0 2\] must be in \[0, 2\)"):
     fn(seeds, tf.constant([0, 2], tf.int64))
 
+
+
+# ---- LAPGAN ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lapgan_export(tmp_path_factory):
+  """(conditional tiny LAPGAN, loaded SavedModel, metadata)."""
+  model = LAPGAN(level_sizes=(4, 8), num_classes=3, noise_dim=4,
+                 generator_width=0.125, discriminator_width=0.125, seed=1)
+  archive, metadata, _ = signatures.build_archive(model, max_batch=MAX_BATCH)
+  path = str(tmp_path_factory.mktemp("lapgan") / "1")
+  archive.write_out(path, verbose=False)
+  return model, tf.saved_model.load(path), metadata
+
+
+def test_lapgan_samples_equal_the_in_process_sampler_per_class(lapgan_export):
+  model, loaded, metadata = lapgan_export
+  seeds, classes = [4, 4, 9], [0, 2, 1]
+  images = loaded.signatures["serving_default"](
+      seed=tf.constant(seeds, tf.int64),
+      class_id=tf.constant(classes, tf.int64))["images"].numpy()
+  expected = tf.function(lambda s, c: model.sample_from_seeds(s, c)[-1])(
+      tf.constant(seeds, tf.int64), tf.constant(classes, tf.int32)).numpy()
+  np.testing.assert_array_equal(images,
+                                np.clip((expected + 1) / 2, 0.0, 1.0))
+  assert np.abs(images[0] - images[1]).max() > 1e-4  # Same seed, new class.
+  assert metadata["family"] == "lapgan"
+  assert metadata["serving"]["num_langevin_steps"] is None
+  assert set(metadata["serving"]["signatures"]["refine"]["inputs"]) == {
+      "image", "seed", "class_id"}
+
+
+def test_lapgan_refine_signature_refines_coarse_images(lapgan_export):
+  model, loaded, _ = lapgan_export
+  coarse = np.full([3, 4, 4, 1], 0.5, np.float32)
+  coarse[:, :2] = 0.9
+  out = loaded.signatures["refine"](
+      image=tf.constant(coarse), seed=tf.constant([1, 2, 3], tf.int64),
+      class_id=tf.constant([0, 0, 0], tf.int64))["images"].numpy()
+  assert out.shape == (3, 8, 8, 1)
+  expected = model.refine_from_seeds(
+      tf.constant(coarse * 2 - 1), tf.constant([1, 2, 3], tf.int64),
+      tf.constant([0, 0, 0], tf.int32))[-1].numpy()
+  np.testing.assert_allclose(out, np.clip((expected + 1) / 2, 0, 1),
+                             atol=1e-6)
+  assert np.std(out, axis=0).mean() > 0  # Seeds give different refinements.
+
+
+@pytest.mark.parametrize("name, inputs, expected", [
+    ("serving_default", {"seed": np.array([1], np.int64),
+                         "class_id": np.array([3], np.int64)},
+     r"class_id: values \[3\] must be in \[0, 3\)"),
+    ("refine", {"image": np.zeros([1, 8, 8, 1], np.float32),
+                "seed": np.array([1], np.int64),
+                "class_id": np.array([0], np.int64)},
+     r"image: shape \[1 8 8 1\] must be \[batch, 4, 4, 1\]"),
+    ("refine", {"image": np.full([1, 4, 4, 1], 2.0, np.float32),
+                "seed": np.array([1], np.int64),
+                "class_id": np.array([0], np.int64)},
+     r"image: values must be in \[0, 1\]"),
+])
+def test_lapgan_bad_requests_name_the_input(lapgan_export, name, inputs,
+                                            expected):
+  _, loaded, _ = lapgan_export
+  with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
+    loaded.signatures[name](**{k: tf.constant(v) for k, v in inputs.items()})
+
+
+def test_lapgan_refuses_langevin_step_overrides():
+  model = LAPGAN(level_sizes=(4, 8), noise_dim=4, generator_width=0.125,
+                 discriminator_width=0.125)
+  with pytest.raises(ValueError, match="applies to multigrid models only"):
+    signatures.family_signatures(model, num_langevin_steps=3)
+  names = [s.name for s in signatures.family_signatures(model)]
+  assert names == ["serving_default", "refine"]
+  assert [spec.name for spec in signatures.family_signatures(model)[0].inputs
+          ] == ["seed"]  # Unconditional: no class_id input.
 
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

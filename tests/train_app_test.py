@@ -154,5 +154,55 @@ def test_corrupt_checkpoint_is_refused_with_the_fix(tmp_path):
   assert "cannot be restored" in result.stderr
 
 
+
+LAPGAN_TINY = ["--family=lapgan", "--image_size=8", "--level_sizes=4,8",
+               "--noise_dim=4", "--generator_width=0.125",
+               "--discriminator_width=0.125", "--batch_size=8"]
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--level_sizes=2,8"], "each level must double the previous one"),
+    (["--level_sizes=4"], "level_sizes=[4] cannot reach image_size=8"),
+    (["--d_steps_per_g_step=0"], "d_steps_per_g_step=0"),
+    (["--diversity_weight=-1"], "diversity_weight=-1.0 must be >= 0"),
+    (["--condition_on_label", "--dataset=folder:/nonexistent"],
+     "condition_on_label=True needs a labelled dataset"),
+    (["--on_divergence=restore"], "--divergence_backoff=learning_rate"),
+])
+def test_bad_lapgan_flags_fail_before_training(tmp_path, flags, expected):
+  result = run_app(*LAPGAN_TINY, *flags, f"--workdir={tmp_path / 'run'}")
+  assert result.returncode != 0
+  assert expected in result.stderr, result.stderr[-2000:]
+  assert not os.path.exists(tmp_path / "run" / "checkpoints")
+
+
+CHECK_FLAGFILE = """
+import json, sys
+from absl import flags
+from apps import train
+flags.FLAGS(["train", "--flagfile=" + sys.argv[1]])
+config = train.config_from_flags().validate()
+print(json.dumps({"family": config.family, "model": config.to_dict()["model"],
+                  "data": config.to_dict()["data"]}))
+"""
+
+
+@pytest.mark.parametrize("flagfile, dataset, level_sizes", [
+    ("apps/configs/lapgan_digits.cfg", "digits", [4, 8, 16]),
+    ("apps/configs/gan_digits.cfg", "digits", [16]),
+    ("apps/configs/lapgan_cifar10.cfg", "cifar10", [8, 16, 32]),
+])
+def test_lapgan_flagfiles_describe_valid_configs(flagfile, dataset,
+                                                 level_sizes):
+  result = subprocess.run([sys.executable, "-c", CHECK_FLAGFILE, flagfile],
+                          cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  config = json.loads(result.stdout.strip().splitlines()[-1])
+  assert config["family"] == "lapgan"
+  assert config["data"]["dataset"] == dataset
+  assert config["model"]["level_sizes"] == level_sizes
+  assert config["model"]["condition_on_label"] is True
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

@@ -14,7 +14,7 @@ from typing import Any, Optional
 from tfgen.data import pyramid
 from tfgen.data import sources
 
-FAMILIES = ("multigrid",)
+FAMILIES = ("multigrid", "lapgan")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 ON_DIVERGENCE = ("stop", "restore")
 DIVERGENCE_BACKOFF = ("step_size", "learning_rate")
@@ -64,6 +64,28 @@ class MultigridConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class LapganConfig:
+  """Model settings of `tfgen.models.LAPGAN` (same names).
+
+  `level_sizes` run coarse to fine, each doubling the previous; a single
+  level is the plain (single-level) GAN baseline. `condition_on_label` makes
+  every level class-conditional on the dataset's labels. The learning rate
+  and beta_1 of every level's Adam optimizers are `TrainConfig`'s.
+  """
+  level_sizes: tuple[int, ...] = (4, 8, 16)
+  noise_dim: int = 100
+  generator_width: float = 1.0
+  discriminator_width: float = 1.0
+  discriminator_dropout: float = 0.0
+  d_steps_per_g_step: int = 1
+  diversity_weight: float = 0.0
+  condition_on_label: bool = False
+
+
+MODEL_CONFIGS = {"multigrid": MultigridConfig, "lapgan": LapganConfig}
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
   """Optimisation, distribution, checkpoint and logging settings."""
   num_steps: int = 4000
@@ -107,7 +129,8 @@ class ExperimentConfig:
   """Everything a training run needs; `validate()` before use."""
   family: str = "multigrid"
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
-  model: MultigridConfig = dataclasses.field(default_factory=MultigridConfig)
+  # MultigridConfig for family 'multigrid', LapganConfig for 'lapgan'.
+  model: Any = dataclasses.field(default_factory=MultigridConfig)
   train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
   def validate(self, num_replicas: int = 1) -> "ExperimentConfig":
@@ -119,8 +142,48 @@ class ExperimentConfig:
     if self.data.folder_channels not in (1, 3):
       raise ValueError(
           f"folder_channels={self.data.folder_channels} must be 1 or 3.")
+    expected = MODEL_CONFIGS[self.family]
+    if not isinstance(self.model, expected):
+      raise ValueError(f"family={self.family!r} needs a {expected.__name__} "
+                       f"model section, got {type(self.model).__name__}.")
+    if self.family == "lapgan":
+      self._validate_lapgan()
+    else:
+      self._validate_multigrid(num_replicas)
+    self._validate_train(num_replicas)
+    return self
+
+  def _validate_lapgan(self) -> None:
+    model = self.model
+    pyramid.validate_level_sizes(model.level_sizes, self.data.image_size)
+    _positive_int("noise_dim", model.noise_dim)
+    _positive_int("d_steps_per_g_step", model.d_steps_per_g_step)
+    for name in ("generator_width", "discriminator_width"):
+      if not getattr(model, name) > 0:
+        raise ValueError(f"{name}={getattr(model, name)} must be > 0, e.g. "
+                         "1.0.")
+    if not model.diversity_weight >= 0:
+      raise ValueError(f"diversity_weight={model.diversity_weight} must be "
+                       ">= 0 (0 = off), e.g. 1.0.")
+    if not 0 <= model.discriminator_dropout < 1:
+      raise ValueError(f"discriminator_dropout={model.discriminator_dropout} "
+                       "must be in [0, 1), e.g. 0.0 or 0.5.")
+    if model.condition_on_label and not sources.num_classes(
+        self.data.dataset):
+      raise ValueError(
+          f"condition_on_label=True needs a labelled dataset, but "
+          f"dataset={self.data.dataset!r} has no labels; use e.g. digits, "
+          "mnist or cifar10, or --nocondition_on_label.")
+    if (self.train.on_divergence == "restore"
+        and self.train.divergence_backoff == "step_size"):
+      raise ValueError(
+          "divergence_backoff='step_size' does not apply to family='lapgan' "
+          "(a GAN has no sampler step size); pass "
+          "--divergence_backoff=learning_rate.")
+
+  def _validate_multigrid(self, num_replicas: int) -> None:
     pyramid.validate_grid_sizes(self.model.grid_sizes, self.data.image_size)
-    model, train = self.model, self.train
+    model = self.model
     for steps in model.num_langevin_steps:
       _positive_int("num_langevin_steps", steps)
     if any(not s > 0 for s in model.step_size):
@@ -142,6 +205,9 @@ class ExperimentConfig:
       raise ValueError(f"net_width={model.net_width} must be > 0.")
     _positive_int("start_bank_size", model.start_bank_size)
     self._validate_method(num_replicas)
+
+  def _validate_train(self, num_replicas: int) -> None:
+    train = self.train
     for name in ("num_steps", "batch_size", "checkpoint_every",
                  "summary_every", "sample_every", "num_sample_images",
                  "max_checkpoints"):
@@ -172,7 +238,6 @@ class ExperimentConfig:
           f"by the {num_replicas} replicas of strategy={train.strategy!r}; "
           f"use a multiple of {num_replicas}, e.g. "
           f"{max(1, train.batch_size // num_replicas) * num_replicas}.")
-    return self
 
   def _validate_method(self, num_replicas: int) -> None:
     model, train = self.model, self.train
@@ -228,9 +293,12 @@ class ExperimentConfig:
         if isinstance(value, list):
           section[name] = tuple(value)
       return kind(**section)
-    return cls(family=values.get("family", "multigrid"),
+    family = values.get("family", "multigrid")
+    if family not in MODEL_CONFIGS:
+      raise ValueError(f"family={family!r} is not one of {FAMILIES}.")
+    return cls(family=family,
                data=build(DataConfig, values.get("data")),
-               model=build(MultigridConfig, values.get("model")),
+               model=build(MODEL_CONFIGS[family], values.get("model")),
                train=build(TrainConfig, values.get("train")))
 
   @classmethod

@@ -14,7 +14,8 @@ library's convention.
 - `frechet_distance`: Frechet distance between Gaussians fitted to two
   feature sets (the "FID" with the local classifier's features).
 - `nearest_neighbour_distance`: mean L2 distance, in [0, 1] pixel units, from
-  each sample to its closest training image (small = copies of the data).
+  each sample to its closest training image (small = copies of the data);
+  `nearest_neighbours`: the k closest training images of each sample.
 - `evaluate_images`: all of the above for one set of images;
   `evaluate_real_images`: the same for real test images, as the reference.
 """
@@ -174,6 +175,25 @@ def nearest_neighbour_distances(samples, train_images,
   Returns:
     float64 [N], each >= 0; at most sqrt(H * W * C).
   """
+  return nearest_neighbours(samples, train_images, 1,
+                            max_chunk_elements)[1][:, 0]
+
+
+def nearest_neighbours(samples, train_images, k: int = 3,
+                       max_chunk_elements: int = 10_000_000
+                       ) -> tuple[np.ndarray, np.ndarray]:
+  """The `k` closest training images of every sample (L2 in pixel space).
+
+  Args:
+    samples: [N, H, W, C] images in [-1, 1].
+    train_images: [M, H, W, C] images in [-1, 1], M >= k.
+    k: neighbours per sample, >= 1.
+    max_chunk_elements: bounds memory, as in `nearest_neighbour_distances`.
+
+  Returns:
+    (indices int64 [N, k] into train_images, distances float64 [N, k] in
+    [0, 1] pixel units), nearest first.
+  """
   samples = np.asarray(samples, np.float64)
   train_images = np.asarray(train_images, np.float64)
   if samples.ndim != 4 or train_images.ndim != 4:
@@ -185,19 +205,27 @@ def nearest_neighbour_distances(samples, train_images,
                      f"{train_images.shape[1:]}; use the same image size.")
   if not len(samples) or not len(train_images):
     raise ValueError("samples and train_images must each hold >= 1 image.")
+  if isinstance(k, bool) or int(k) != k or not 1 <= k <= len(train_images):
+    raise ValueError(f"k={k!r} must be an int in [1, {len(train_images)}] "
+                     "(the number of training images).")
+  k = int(k)
   # [-1, 1] -> [0, 1] halves every distance.
   flat_samples = samples.reshape(len(samples), -1) / 2.0
   flat_train = train_images.reshape(len(train_images), -1) / 2.0
   train_norms = np.sum(flat_train**2, axis=1)
   chunk = max(1, max_chunk_elements // len(flat_train))
-  nearest = np.empty(len(flat_samples))
+  indices = np.empty((len(flat_samples), k), np.int64)
+  distances = np.empty((len(flat_samples), k))
   for start in range(0, len(flat_samples), chunk):
     part = flat_samples[start:start + chunk]
-    squared = (np.sum(part**2, axis=1)[:, None] + train_norms[None, :]
-               - 2.0 * part @ flat_train.T)
-    nearest[start:start + chunk] = np.sqrt(np.maximum(squared.min(axis=1),
-                                                      0.0))
-  return nearest
+    squared = np.maximum(np.sum(part**2, axis=1)[:, None]
+                         + train_norms[None, :] - 2.0 * part @ flat_train.T,
+                         0.0)
+    closest = np.argsort(squared, axis=1, kind="stable")[:, :k]
+    indices[start:start + chunk] = closest
+    distances[start:start + chunk] = np.sqrt(
+        np.take_along_axis(squared, closest, axis=1))
+  return indices, distances
 
 
 def nearest_neighbour_distance(samples, train_images) -> float:

@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfgen
+from tfgen.models import lapgan
 from tfgen.models import multigrid
 
 DEFAULT_MAX_BATCH = 256
@@ -237,9 +238,69 @@ def multigrid_signatures(model: multigrid.MultigridEBM,
   ]
 
 
+def lapgan_signatures(model: lapgan.LAPGAN,
+                      num_langevin_steps=None) -> list[Signature]:
+  """`serving_default` (seed [, class_id] -> samples) and `refine`.
+
+  `refine` takes coarse images at the coarsest level (`image`, float32
+  [batch, s0, s0, C] in [0, 1]) and returns one refinement per seed.
+  Class-conditional models take a `class_id` int64 [batch] in both.
+  """
+  if num_langevin_steps is not None:
+    raise ValueError(
+        f"num_langevin_steps={num_langevin_steps!r} (--serving_steps) applies "
+        "to multigrid models only; a LAPGAN has no Langevin steps. Drop it.")
+  size, channels = model.level_sizes[-1], model.channels
+  coarse = model.level_sizes[0]
+  classes = model.num_classes
+  seed = tf.TensorSpec([None], tf.int64, name="seed")
+  class_spec = (tf.TensorSpec([None], tf.int64, name="class_id"),)
+  class_doc = f", class_id int64 [batch] in [0, {classes})" if classes else ""
+
+  def sample(seed, class_id=None):
+    return model.sample_from_seeds(seed, class_ids=class_id)[-1]
+
+  def refine(image, seed, class_id=None):
+    images = tf.ensure_shape(image, [None, coarse, coarse, channels])
+    return model.refine_from_seeds(images * 2.0 - 1.0, seed,
+                                   class_ids=class_id)[-1]
+
+  def check_sample(seed, class_id=None):
+    del seed
+    return class_checks("class_id", class_id, classes) if classes else []
+
+  def check_refine(image, seed, class_id=None):
+    del seed
+    checks = image_checks("image", image, coarse, channels)
+    return checks + check_sample(None, class_id)
+
+  extra_inputs = class_spec if classes else ()
+  extra_example = {"class_id": np.arange(4, dtype=np.int64) % classes} if (
+      classes) else {}
+  refine_extra = {"class_id": np.zeros([2], np.int64)} if classes else {}
+  return [
+      Signature("serving_default", (seed,) + extra_inputs, sample,
+                check_sample,
+                dict({"seed": np.arange(4, dtype=np.int64)}, **extra_example),
+                f"seed int64 [batch]{class_doc} -> one sample per seed"),
+      Signature(
+          "refine",
+          (tf.TensorSpec([None, None, None, None], tf.float32, name="image"),
+           seed) + extra_inputs,
+          refine, check_refine,
+          dict({"image": np.full([2, coarse, coarse, channels], 0.5,
+                                 np.float32),
+                "seed": np.array([0, 1], np.int64)}, **refine_extra),
+          f"image float32 [batch, {coarse}, {coarse}, {channels}] in [0, 1] "
+          f"(coarse images), seed{class_doc} -> one {size}x{size} "
+          "refinement per seed"),
+  ]
+
+
 # (model class, family name, signature builder); a new family adds a row.
 _FAMILIES = (
     (multigrid.MultigridEBM, "multigrid", multigrid_signatures),
+    (lapgan.LAPGAN, "lapgan", lapgan_signatures),
 )
 
 
@@ -275,7 +336,9 @@ def export_metadata(model: keras.Model, signatures: Sequence[Signature],
       "serving": {
           "image_shape": [model.grid_sizes[-1], model.grid_sizes[-1],
                           model.channels],
-          "num_langevin_steps": list(_steps(model, num_langevin_steps)),
+          "num_langevin_steps": (
+              list(_steps(model, num_langevin_steps))
+              if hasattr(model, "num_langevin_steps") else None),
           "step_size": list(getattr(model, "step_size", ())),
           "max_batch": int(max_batch),
           "signatures": {

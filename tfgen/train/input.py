@@ -75,10 +75,21 @@ def example_stream(config: config_lib.ExperimentConfig, start: int = 0,
 
 def global_batches(config: config_lib.ExperimentConfig,
                    start_step: int = 0) -> tf.data.Dataset:
-  """Global batches (images [B, S, S, C], labels [B]) from `start_step`."""
+  """Global batches (images [B, S, S, C], labels [B]) from `start_step`.
+
+  For family 'lapgan' each batch is instead the dict of
+  `tfgen.models.lapgan.pyramid_batch` (labels and the Laplacian pyramid).
+  """
   batch = config.train.batch_size
   stream = example_stream(config, start_step * batch)
-  return stream.batch(batch, drop_remainder=True)
+  batches = stream.batch(batch, drop_remainder=True)
+  if config.family == "lapgan":
+    # The Laplacian pyramid, once per batch (a dict; see lapgan.pyramid_batch).
+    from tfgen.models import lapgan  # pylint: disable=g-import-not-at-top
+    sizes = tuple(config.model.level_sizes)
+    batches = batches.map(lambda images, labels: lapgan.pyramid_batch(
+        images, labels, sizes), num_parallel_calls=tf.data.AUTOTUNE)
+  return batches
 
 
 def distributed_batches(strategy: tf.distribute.Strategy,
@@ -93,12 +104,12 @@ def distributed_batches(strategy: tf.distribute.Strategy,
     per_replica = batch // replicas
     first = context.input_pipeline_id * local * per_replica
 
-    def split(images, labels):
+    def split(*batch):
       rows = slice(first, first + local * per_replica)
-      return tf.data.Dataset.from_tensor_slices((
-          tf.reshape(images[rows],
-                     [local, per_replica] + images.shape[1:].as_list()),
-          tf.reshape(labels[rows], [local, per_replica])))
+      return tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(
+          lambda t: tf.reshape(t[rows], [local, per_replica] +
+                               t.shape[1:].as_list()),
+          batch[0] if len(batch) == 1 else batch))
 
     options = tf.data.Options()
     # Sharding is done above, by rows; tf.data must not shard again.

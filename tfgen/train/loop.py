@@ -49,17 +49,19 @@ def find_divergence(metrics: dict) -> Optional[str]:
   """Names the non-finite metrics (e.g. 'loss/grid16=nan'), or None.
 
   With per-grid metrics ('.../gridG') it starts with the coarsest grid that
-  diverged, where the trouble began (finer grids start from its samples).
+  diverged, where the trouble began (finer grids start from its samples);
+  with per-level metrics ('d_loss/levelL', LAPGAN) with the coarsest level.
   """
   bad = [(name, value) for name, value in sorted(metrics.items())
          if not math.isfinite(value)]
   if not bad:
     return None
   listed = ", ".join(f"{name}={value}" for name, value in bad)
-  grids = sorted(int(found.group(1)) for found in (
-      re.search(r"/grid(\d+)$", name) for name, _ in bad) if found)
-  if grids:
-    return f"grid {grids[0]}x{grids[0]} first ({listed})"
+  for kind in ("grid", "level"):
+    sizes = sorted(int(found.group(1)) for found in (
+        re.search(rf"/{kind}(\d+)$", name) for name, _ in bad) if found)
+    if sizes:
+      return f"{kind} {sizes[0]}x{sizes[0]} first ({listed})"
   return listed
 
 
@@ -82,7 +84,8 @@ class Progress:
     width = 30
     filled = int(width * step / max(self.num_steps, 1))
     shown = " ".join(f"{k}={v:.3g}" for k, v in sorted(metrics.items())
-                     if k.startswith("loss/"))
+                     if k.startswith("loss/") or "_loss/" in k
+                     or k.startswith("d_accuracy/"))
     self.printer(f"[{'=' * filled}{'.' * (width - filled)}] {step}/"
                  f"{self.num_steps} {rate:.2f} steps/s ETA {eta:.0f}s {shown}")
 
@@ -139,7 +142,8 @@ class Trainer:
     if float(self.training_state.step_size_scale.numpy()) != 1.0 or float(
         self.training_state.learning_rate_scale.numpy()) != 1.0:
       self.printer(
-          f"Using the backed-off step_size={list(self.model.step_size)} and "
+          "Using the backed-off step_size="
+          f"{list(getattr(self.model, 'step_size', ()))} and "
           f"learning_rate={float(self.optimizer.learning_rate.numpy()):.3g} "
           "recorded in the checkpoint (divergence back-off).")
     self._step_fn = None
@@ -227,7 +231,8 @@ class Trainer:
     workdir_lib.apply_training_state(self.model, self.optimizer, self.config,
                                      state)
     self._step_fn = self._make_step_fn()  # Retrace: new step size.
-    value = (list(self.model.step_size) if backoff == "step_size"
+    value = (list(getattr(self.model, "step_size", ()))
+             if backoff == "step_size"
              else float(self.optimizer.learning_rate.numpy()))
     message = (f"Training diverged at step {step}: {bad}. Restored {path} "
                f"(step {self.step}) and halved {backoff} to {value} (retry "
@@ -244,11 +249,19 @@ class Trainer:
       return DivergenceError(
           f"Training diverged at step {step}: {bad}. Gave up after {retries} "
           f"restores (--max_divergence_retries={c.max_divergence_retries}; "
-          f"step_size is now {list(self.model.step_size)}, learning_rate "
+          f"step_size is now {list(getattr(self.model, 'step_size', ()))}, "
+          "learning_rate "
           f"{float(self.optimizer.learning_rate.numpy()):.3g}). Nothing was "
           f"saved after the last good checkpoint ({last}). Lower --step_size "
           "or --learning_rate and rerun the same command to resume, or "
           "raise --max_divergence_retries.")
+    if not hasattr(self.model, "step_size"):  # A GAN (LAPGAN).
+      return DivergenceError(
+          f"Training diverged at step {step}: {bad}. Nothing was saved "
+          f"after the last good checkpoint ({last}). Lower --learning_rate "
+          "(or change --d_steps_per_g_step) and rerun the same command to "
+          "resume, or pass --on_divergence=restore "
+          "--divergence_backoff=learning_rate to back off automatically.")
     return DivergenceError(
         f"Training diverged at step {step}: {bad}. Nothing was saved "
         f"after the last good checkpoint ({last}). Lower --step_size "

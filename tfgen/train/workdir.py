@@ -92,6 +92,19 @@ def build_model(config: config_lib.ExperimentConfig) -> keras.Model:
   several workers) start from the same weights.
   """
   m = config.model
+  if config.family == "lapgan":
+    num_classes = config.data.num_classes if m.condition_on_label else 0
+    with _python_random_seed(config.train.seed):
+      return models.LAPGAN(
+          level_sizes=m.level_sizes, channels=config.data.channels,
+          num_classes=num_classes, noise_dim=m.noise_dim,
+          generator_width=m.generator_width,
+          discriminator_width=m.discriminator_width,
+          discriminator_dropout=m.discriminator_dropout,
+          d_steps_per_g_step=m.d_steps_per_g_step,
+          diversity_weight=m.diversity_weight,
+          learning_rate=config.train.learning_rate,
+          beta_1=config.train.beta_1, seed=config.train.seed)
   with _python_random_seed(config.train.seed):
     return models.MultigridEBM(
         grid_sizes=m.grid_sizes, channels=config.data.channels,
@@ -109,6 +122,14 @@ def build_model(config: config_lib.ExperimentConfig) -> keras.Model:
 
 def build_optimizer(config: config_lib.ExperimentConfig
                     ) -> keras.optimizers.Optimizer:
+  """The optimizer given to `model.compile`; its `iterations` is the step.
+
+  LAPGAN's levels own their Adam optimizers (saved with the model); its
+  compiled optimizer applies no gradients and only counts steps (plain SGD:
+  no slot variables).
+  """
+  if config.family == "lapgan":
+    return keras.optimizers.SGD(config.train.learning_rate)
   return keras.optimizers.Adam(config.train.learning_rate,
                                beta_1=config.train.beta_1)
 
@@ -139,7 +160,17 @@ def apply_training_state(model: keras.Model, optimizer,
   """Gives `model` and `optimizer` the back-off factors of `state`.
 
   Returns whether the step size changed (then retrace the train step).
+  Models without a sampler step size (LAPGAN) get only the learning rate,
+  on their own optimizers too (`model.set_learning_rate`).
   """
+  learning_rate = (config.train.learning_rate *
+                   float(state.learning_rate_scale.numpy()))
+  if hasattr(model, "set_learning_rate"):
+    model.set_learning_rate(learning_rate)
+  if not hasattr(model, "step_size"):
+    if optimizer is not None:
+      optimizer.learning_rate = learning_rate
+    return False
   step_size = effective_step_size(config, state, len(model.model_grids))
   changed = tuple(model.step_size) != step_size
   if changed:

@@ -1,0 +1,508 @@
+"""LAPGAN: a Laplacian pyramid of adversarial networks (Denton et al. 2015).
+
+Levels run coarse to fine, e.g. 4x4 -> 8x8 -> 16x16 (`level_sizes`). The
+coarsest level is a GAN from a noise vector to a small image; every finer
+level s is a conditional GAN whose generator takes the blur-up-sampled
+coarser image `up(I_{s/2})` and a noise plane and outputs the Laplacian
+residual, so that `I_s = up(I_{s/2}) + G_s(noise, up(I_{s/2}))`. Its
+discriminator judges the residual together with `up(I_{s/2})`. With
+`num_classes > 0` every generator and discriminator also gets the class
+(one-hot; a learned input plane for the convolutional nets).
+
+Training (all levels in one step, each with its own losses and optimizers,
+as in the paper each level learns from *real* coarse images): per level,
+`d_steps_per_g_step` discriminator updates, then one generator update, with
+the non-saturating losses
+
+    d_loss = E softplus(-D(real)) + E softplus(D(fake))
+    g_loss = E softplus(-D(fake)).
+
+Metrics per level s: `d_loss/level{s}`, `g_loss/level{s}`,
+`d_accuracy/level{s}` (fraction of real and fake examples the discriminator
+classifies right), `d_real_logit/level{s}`, `d_fake_logit/level{s}`, and
+with `diversity_weight > 0` `g_diversity/level{s}` (output change per noise
+change, see `__init__`).
+The step counter is `self.optimizer.iterations` (the optimizer given to
+`compile`, which applies no gradients; the per-level Adam optimizers are
+tracked attributes and saved with the model).
+
+Sampling (`sample`, `sample_from_seeds`, `refine`) gives each image its own
+seed pair: an image depends only on its seed (and class), not on its
+batch-mates; generators run in inference mode.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfgen.data import pyramid
+from tfgen.mcmc import noise
+from tfgen.mcmc import runner
+from tfgen.nets import gan
+
+_TRAIN_SALT = 0x6C67  # Keeps training seeds apart from other families'.
+_CLASS_SALT = -7
+
+
+def pyramid_batch(images: tf.Tensor, labels: tf.Tensor,
+                  level_sizes: Sequence[int]) -> dict:
+  """A training batch with its Laplacian pyramid (for the input pipeline).
+
+  Args:
+    images: [B, S, S, C] in [-1, 1], S = level_sizes[-1].
+    labels: int [B] class labels (-1 where unknown).
+    level_sizes: coarse to fine.
+
+  Returns:
+    {"labels": int32 [B], f"images/level{s0}": the coarsest Gaussian level,
+     and for each finer level s: f"residual/level{s}" [B, s, s, C] and
+     f"coarse_up/level{s}" = blur_upsample(Gaussian level s/2)}.
+  """
+  coarsest, residuals = pyramid.laplacian_pyramid(images, level_sizes)
+  levels = pyramid.reconstruct_laplacian(coarsest, residuals)
+  batch = {"labels": tf.cast(labels, tf.int32),
+           f"images/level{level_sizes[0]}": coarsest}
+  for size, coarse, residual in zip(level_sizes[1:], levels, residuals):
+    batch[f"residual/level{size}"] = residual
+    batch[f"coarse_up/level{size}"] = pyramid.blur_upsample(coarse)
+  return batch
+
+
+def _normal_per_example(pairs: tf.Tensor, shape: Sequence[int],
+                        salt: int) -> tf.Tensor:
+  """[B] + shape standard normals; row b depends only on pairs[b]."""
+  return tf.map_fn(
+      lambda pair: tf.random.stateless_normal(
+          shape, seed=runner.fold_in(pair, salt)),
+      pairs, fn_output_signature=tf.TensorSpec(shape, tf.float32))
+
+
+class LAPGAN(keras.Model):
+  """Laplacian pyramid GAN; one level alone is a plain (DCGAN-style) GAN.
+
+  Images are float32 NHWC in [-1, 1]. `sample(n, seed)` returns one
+  [n, s, s, C] tensor per level, coarse to fine.
+  """
+
+  def __init__(self,
+               level_sizes: Sequence[int] = (4, 8, 16),
+               channels: int = 1,
+               num_classes: int = 0,
+               noise_dim: int = 100,
+               generator_width: float = 1.0,
+               discriminator_width: float = 1.0,
+               discriminator_dropout: float = 0.0,
+               d_steps_per_g_step: int = 1,
+               diversity_weight: float = 0.0,
+               learning_rate: float = 2e-4,
+               beta_1: float = 0.5,
+               seed: int = 0,
+               **kwargs):
+    """Creates every level's generator, discriminator and optimizers.
+
+    Args:
+      level_sizes: coarse to fine, each doubling the previous; the last is
+        the image size. One level = a single-level GAN at that size.
+      channels: image channels.
+      num_classes: 0 = unconditional; K > 0 = class-conditional on K classes.
+      noise_dim: length of the coarsest generator's noise vector.
+      generator_width, discriminator_width: width multipliers of the nets'
+        presets (`tfgen.nets.gan.gan_net_spec`).
+      discriminator_dropout: dropout before the discriminators' logit.
+      d_steps_per_g_step: discriminator updates per generator update (>= 1).
+      diversity_weight: weight of the mode-seeking term (Mao et al. 2019; not
+        in the LAPGAN paper; 0 = off): each generator update also draws a
+        second noise and adds weight * mean(1 / ratio), ratio = mean |G(z1) -
+        G(z2)| / mean |z1 - z2|, which keeps a generator from ignoring its
+        noise (refinements of one coarse image that do not differ).
+      learning_rate, beta_1: of every level's Adam optimizers.
+      seed: base of the training step seeds.
+    """
+    super().__init__(**kwargs)
+    self.level_sizes = pyramid.validate_level_sizes(level_sizes,
+                                                    int(level_sizes[-1]))
+    for name, value in (("channels", channels), ("noise_dim", noise_dim),
+                        ("d_steps_per_g_step", d_steps_per_g_step)):
+      if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"{name}={value!r} must be an integer >= 1.")
+    if isinstance(num_classes, bool) or int(num_classes) != num_classes or (
+        num_classes < 0):
+      raise ValueError(f"num_classes={num_classes!r} must be an integer >= 0 "
+                       "(0 = unconditional).")
+    if not learning_rate > 0:
+      raise ValueError(f"learning_rate={learning_rate} must be > 0.")
+    if not diversity_weight >= 0:
+      raise ValueError(f"diversity_weight={diversity_weight} must be >= 0 "
+                       "(0 = off).")
+    if not 0 <= beta_1 < 1:
+      raise ValueError(f"beta_1={beta_1} must be in [0, 1).")
+    self.channels = int(channels)
+    self.num_classes = int(num_classes)
+    self.noise_dim = int(noise_dim)
+    self.generator_width = float(generator_width)
+    self.discriminator_width = float(discriminator_width)
+    self.discriminator_dropout = float(discriminator_dropout)
+    self.d_steps_per_g_step = int(d_steps_per_g_step)
+    self.diversity_weight = float(diversity_weight)
+    self.learning_rate = float(learning_rate)
+    self.beta_1 = float(beta_1)
+    self.seed = int(seed)
+    self.generators, self.discriminators = [], []
+    self.g_optimizers, self.d_optimizers = [], []
+    for index, size in enumerate(self.level_sizes):
+      spec = gan.gan_net_spec(size, index == 0, generator_width,
+                              discriminator_width, discriminator_dropout)
+      if index == 0:
+        generator = gan.build_coarse_generator(
+            size, self.channels, self.noise_dim, self.num_classes, spec,
+            f"generator_level{size}")
+        discriminator = gan.build_coarse_discriminator(
+            size, self.channels, self.num_classes, spec,
+            f"discriminator_level{size}")
+      else:
+        generator = gan.build_residual_generator(
+            size, self.channels, self.num_classes, spec,
+            f"generator_level{size}")
+        discriminator = gan.build_residual_discriminator(
+            size, self.channels, self.num_classes, spec,
+            f"discriminator_level{size}")
+      g_optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1,
+                                          name=f"g_adam_level{size}")
+      d_optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1,
+                                          name=f"d_adam_level{size}")
+      g_optimizer.build(generator.trainable_variables)
+      d_optimizer.build(discriminator.trainable_variables)
+      # Named attributes make each a child in tf.train.Checkpoint.
+      setattr(self, f"generator_level{size}", generator)
+      setattr(self, f"discriminator_level{size}", discriminator)
+      setattr(self, f"g_optimizer_level{size}", g_optimizer)
+      setattr(self, f"d_optimizer_level{size}", d_optimizer)
+      self.generators.append(generator)
+      self.discriminators.append(discriminator)
+      self.g_optimizers.append(g_optimizer)
+      self.d_optimizers.append(d_optimizer)
+    self._compiled_sample = tf.function(self.sample_from_seeds)
+    self._compiled_refine = tf.function(self.refine_from_seeds)
+    self.built = True
+
+  # ---- properties the apps and the Trainer use -----------------------------
+  @property
+  def grid_sizes(self) -> tuple[int, ...]:
+    """The level sizes (the name the apps use for every family)."""
+    return self.level_sizes
+
+  @property
+  def is_adapted(self) -> bool:
+    """Always True: a LAPGAN needs no data besides its weights to sample."""
+    return True
+
+  def set_learning_rate(self, learning_rate: float) -> None:
+    """Sets every level's generator and discriminator learning rate."""
+    for optimizer in self.g_optimizers + self.d_optimizers:
+      optimizer.learning_rate = float(learning_rate)
+
+  # ---- generation --------------------------------------------------------
+  def _one_hot(self, class_ids: tf.Tensor) -> tf.Tensor:
+    return tf.one_hot(tf.cast(class_ids, tf.int32), self.num_classes)
+
+  def _generate_level(self, index: int, coarse_up: Optional[tf.Tensor],
+                      noise_input: tf.Tensor, one_hot: Optional[tf.Tensor],
+                      training: bool) -> tf.Tensor:
+    """Level `index`'s generator output (an image, or a residual)."""
+    inputs = [noise_input] if index == 0 else [coarse_up, noise_input]
+    if self.num_classes:
+      inputs.append(one_hot)
+    return self.generators[index](inputs, training=training)
+
+  def _discriminate(self, index: int, images: tf.Tensor,
+                    coarse_up: Optional[tf.Tensor],
+                    one_hot: Optional[tf.Tensor], training: bool) -> tf.Tensor:
+    """Logits [B] of level `index` (images: the image or the residual)."""
+    inputs = [images] if index == 0 else [images, coarse_up]
+    if self.num_classes:
+      inputs.append(one_hot)
+    return self.discriminators[index](inputs, training=training)[:, 0]
+
+  def _noise_shape(self, index: int) -> list[int]:
+    size = self.level_sizes[index]
+    return [self.noise_dim] if index == 0 else [size, size, 1]
+
+  def _class_ids(self, pairs: tf.Tensor, class_ids) -> Optional[tf.Tensor]:
+    """int32 [B] classes: given, or drawn per seed; None if unconditional."""
+    if not self.num_classes:
+      return None
+    if class_ids is None:
+      return noise.per_example_choice(pairs, self.num_classes, _CLASS_SALT)
+    class_ids = tf.cast(class_ids, tf.int32)
+    return tf.broadcast_to(class_ids, tf.shape(pairs)[:1])
+
+  def _refine(self, levels: list, first: int, pairs: tf.Tensor,
+              one_hot) -> list:
+    """Appends levels first.. to `levels` (the last is level first - 1)."""
+    for index in range(first, len(self.level_sizes)):
+      coarse_up = pyramid.blur_upsample(levels[-1])
+      plane = _normal_per_example(pairs, self._noise_shape(index), index)
+      residual = self._generate_level(index, coarse_up, plane, one_hot, False)
+      levels.append(coarse_up + residual)
+    return levels
+
+  def sample_from_seeds(self, seeds, class_ids=None) -> list[tf.Tensor]:
+    """One image per seed, whole pyramid; graph-traceable (for export).
+
+    Args:
+      seeds: int [B] per-instance seeds, or int32 [B, 2] seed pairs.
+      class_ids: int [B] or a scalar class (conditional models; default: a
+        class drawn uniformly from each seed). Ignored when unconditional.
+
+    Returns:
+      One [B, s, s, C] tensor per level, coarse to fine; the coarsest is in
+      [-1, 1], finer levels are clipped to [-1, 1].
+    """
+    pairs = noise.seed_pairs(seeds)
+    classes = self._class_ids(pairs, class_ids)
+    one_hot = None if classes is None else self._one_hot(classes)
+    vectors = _normal_per_example(pairs, self._noise_shape(0), 0)
+    coarsest = self._generate_level(0, None, vectors, one_hot, False)
+    levels = self._refine([coarsest], 1, pairs, one_hot)
+    return [levels[0]] + [tf.clip_by_value(x, -1.0, 1.0) for x in levels[1:]]
+
+  def refine_from_seeds(self, images: tf.Tensor, seeds,
+                        class_ids=None) -> list[tf.Tensor]:
+    """Refines one coarse image per seed; graph-traceable (for export).
+
+    Args:
+      images: [B, s, s, C] in [-1, 1] with a static s, one of the coarser
+        levels.
+      seeds: int [B] per-instance seeds or int32 [B, 2] pairs.
+      class_ids: as in `sample_from_seeds`.
+
+    Returns:
+      [images, next level, ..., finest], finer levels clipped to [-1, 1].
+    """
+    pairs = noise.seed_pairs(seeds)
+    size = images.shape[1]
+    first = self.level_sizes.index(size) + 1
+    classes = self._class_ids(pairs, class_ids)
+    one_hot = None if classes is None else self._one_hot(classes)
+    levels = self._refine([images], first, pairs, one_hot)
+    return [levels[0]] + [tf.clip_by_value(x, -1.0, 1.0) for x in levels[1:]]
+
+  def example_seeds(self, seed, num_samples: int,
+                    first_index: int = 0) -> tf.Tensor:
+    """int32 [N, 2] seed pairs of examples first_index.. of a call's seed."""
+    return noise.example_seeds(seed, num_samples, first_index)
+
+  @property
+  def is_conditional(self) -> bool:
+    return self.num_classes > 0
+
+  def check_class_id(self, class_id, name: str = "class_id"):
+    """Validates a class argument (an int or int [B]); returns int32 or None."""
+    if class_id is None:
+      return None
+    if not self.num_classes:
+      raise ValueError(
+          f"{name}={class_id!r} needs a class-conditional model; this one "
+          "is unconditional (train with --condition_on_label).")
+    values = np.asarray(class_id)
+    if (not np.issubdtype(values.dtype, np.integer) or values.size == 0
+        or values.ndim > 1 or values.min() < 0
+        or values.max() >= self.num_classes):
+      kind = "an integer" if values.ndim == 0 else "integers"
+      raise ValueError(f"{name}={class_id!r} must be {kind} in "
+                       f"[0, {self.num_classes}).")
+    return tf.constant(values, tf.int32)
+
+  def sample_classes(self, num_samples: int, seed=(0, 0), first_index: int = 0,
+                     class_id=None) -> Optional[np.ndarray]:
+    """int32 [N] classes that `sample(...)` with these arguments uses.
+
+    None for an unconditional model; `class_id` repeated when given; else
+    the class drawn from each example's seed.
+    """
+    classes = self.check_class_id(class_id)
+    if not self.num_classes:
+      return None
+    if classes is not None:
+      return np.broadcast_to(classes.numpy(), [num_samples]).astype(np.int32)
+    pairs = self.example_seeds(seed, int(num_samples), int(first_index))
+    return self._class_ids(pairs, None).numpy()
+
+  def sample(self, num_samples: int, seed=(0, 0), first_index: int = 0,
+             class_id=None) -> list[tf.Tensor]:
+    """Samples `num_samples` images through the whole pyramid.
+
+    `seed` is an int or int32[2]; example i uses `example_seeds(seed, ...)[i]`
+    only, so `sample(n, seed, first_index=k)` continues `sample(k, seed)`.
+    `class_id` (conditional models): an int for one class, an int [n] array,
+    or None for a class drawn per example.
+
+    Returns:
+      One [n, s, s, C] tensor per level in [-1, 1], coarse to fine.
+    """
+    if (isinstance(num_samples, bool) or
+        not isinstance(num_samples, (int, np.integer)) or num_samples <= 0):
+      raise ValueError(f"num_samples={num_samples!r} must be a positive int.")
+    classes = self.check_class_id(class_id)
+    if classes is not None and classes.shape.rank == 1 and (
+        classes.shape[0] != num_samples):
+      raise ValueError(f"class_id has {classes.shape[0]} entries but "
+                       f"num_samples={num_samples}; pass one int or one per "
+                       "sample.")
+    pairs = self.example_seeds(seed, int(num_samples), int(first_index))
+    if classes is None:
+      return self._compiled_sample(pairs)
+    return self._compiled_sample(pairs, tf.broadcast_to(classes,
+                                                        [num_samples]))
+
+  def refine(self, coarse_images, seed=(0, 0), class_id=None,
+             first_index: int = 0) -> list[tf.Tensor]:
+    """Refines given coarse images through the finer levels.
+
+    Args:
+      coarse_images: [B, s, s, C] in [-1, 1], s one of `level_sizes` but the
+        finest (usually the coarsest, e.g. a real image's Gaussian level).
+        Repeat an image to get several refinements of it: each row has its
+        own seed, so the refinements differ.
+      seed: int or int32[2]; row i uses `example_seeds(seed, ...)[i]`.
+      class_id: conditional models: an int, int [B], or None (drawn per row).
+      first_index: as in `sample`.
+
+    Returns:
+      [coarse_images, next level, ..., finest images], each [B, s, s, C].
+    """
+    images = tf.convert_to_tensor(coarse_images, tf.float32)
+    sizes = self.level_sizes[:-1]
+    if (images.shape.rank != 4 or images.shape[1] != images.shape[2]
+        or images.shape[1] not in sizes or images.shape[3] != self.channels
+        or not images.shape[0]):
+      raise ValueError(
+          f"coarse_images has shape {images.shape}; it must be [B, s, s, "
+          f"{self.channels}] with B >= 1 and s one of the coarser levels "
+          f"{list(sizes)} of level_sizes={list(self.level_sizes)}.")
+    batch = int(images.shape[0])
+    classes = self.check_class_id(class_id)
+    pairs = self.example_seeds(seed, batch, int(first_index))
+    if classes is None:
+      return self._compiled_refine(images, pairs)
+    return self._compiled_refine(images, pairs,
+                                 tf.broadcast_to(classes, [batch]))
+
+  # ---- training ----------------------------------------------------------
+  def compile(self, optimizer=None, **kwargs):
+    """`optimizer` only counts steps (default SGD); levels own their Adams."""
+    if optimizer is None:
+      optimizer = keras.optimizers.SGD(self.learning_rate)
+    kwargs.setdefault("jit_compile", False)
+    super().compile(optimizer=optimizer, **kwargs)
+
+  def train_step(self, data):
+    """One update of every level; returns scalar metrics.
+
+    `data` is a `pyramid_batch` dict (the Trainer's input pipeline builds it
+    once per batch), or (images, labels) / images, whose pyramid is built
+    here. Works per replica under `strategy.run`: losses are scaled by the
+    global batch and the noise of each example is its row of one global draw.
+    """
+    if not isinstance(data, dict):
+      if isinstance(data, (tuple, list)):
+        images, labels = data[0], (data[1] if len(data) > 1 else None)
+      else:
+        images, labels = data, None
+      images = tf.convert_to_tensor(images, tf.float32)
+      if labels is None:
+        labels = -tf.ones(tf.shape(images)[:1], tf.int32)
+      data = pyramid_batch(images, labels, self.level_sizes)
+    seed = runner.fold_in(tf.constant([self.seed, _TRAIN_SALT]),
+                          self.optimizer.iterations)
+    metrics = self.train_on_batch_dict(data, seed)
+    self.optimizer.iterations.assign_add(1)
+    return metrics
+
+  def train_on_batch_dict(self, batch: dict, seed: tf.Tensor) -> dict:
+    """Updates every level from a `pyramid_batch` dict; returns metrics."""
+    one_hot = None
+    if self.num_classes:
+      one_hot = self._one_hot(tf.maximum(batch["labels"], 0))
+    metrics = {}
+    for index, size in enumerate(self.level_sizes):
+      if index == 0:
+        real, coarse_up = batch[f"images/level{size}"], None
+      else:
+        real = batch[f"residual/level{size}"]
+        coarse_up = batch[f"coarse_up/level{size}"]
+      metrics.update(self._train_level(index, real, coarse_up, one_hot,
+                                       runner.fold_in(seed, index)))
+    return metrics
+
+  def _train_level(self, index: int, real: tf.Tensor, coarse_up, one_hot,
+                   seed: tf.Tensor) -> dict:
+    size = self.level_sizes[index]
+    local_batch = tf.shape(real)[0]
+    replicas = noise.num_replicas()
+    draw = noise.global_batch_noise(local_batch)
+    shape = tf.concat([[local_batch], self._noise_shape(index)], 0)
+    generator, discriminator = (self.generators[index],
+                                self.discriminators[index])
+    for d_step in range(self.d_steps_per_g_step):
+      fake = self._generate_level(index, coarse_up,
+                                  draw(shape, runner.fold_in(seed, d_step)),
+                                  one_hot, True)
+      fake = tf.stop_gradient(fake)
+      with tf.GradientTape() as tape:
+        real_logits = self._discriminate(index, real, coarse_up, one_hot, True)
+        fake_logits = self._discriminate(index, fake, coarse_up, one_hot, True)
+        d_loss = (tf.reduce_mean(tf.nn.softplus(-real_logits)) +
+                  tf.reduce_mean(tf.nn.softplus(fake_logits)))
+        scaled = d_loss / replicas  # This replica's share of the global mean.
+      grads = tape.gradient(scaled, discriminator.trainable_variables)
+      self.d_optimizers[index].apply_gradients(
+          zip(grads, discriminator.trainable_variables))
+    g_seed = runner.fold_in(seed, self.d_steps_per_g_step)
+    extra = {}
+    with tf.GradientTape() as tape:
+      first_noise = draw(shape, g_seed)
+      fake = self._generate_level(index, coarse_up, first_noise, one_hot,
+                                  True)
+      g_logits = self._discriminate(index, fake, coarse_up, one_hot, True)
+      g_loss = tf.reduce_mean(tf.nn.softplus(-g_logits))
+      total = g_loss
+      if self.diversity_weight > 0:
+        # Mode seeking (Mao et al. 2019): a second noise draw for the same
+        # inputs; penalise outputs that move less than the noise does.
+        second_noise = draw(shape, runner.fold_in(g_seed, 1))
+        other = self._generate_level(index, coarse_up, second_noise, one_hot,
+                                     True)
+        axes = list(range(1, len(fake.shape)))
+        ratio = (tf.reduce_mean(tf.abs(fake - other), axis=axes) /
+                 tf.reduce_mean(tf.abs(first_noise - second_noise),
+                                axis=list(range(1, len(first_noise.shape)))))
+        diversity = tf.reduce_mean(ratio)
+        total += self.diversity_weight * tf.reduce_mean(1.0 / (ratio + 1e-5))
+        extra[f"g_diversity/level{size}"] = diversity
+      scaled = total / replicas
+    grads = tape.gradient(scaled, generator.trainable_variables)
+    self.g_optimizers[index].apply_gradients(
+        zip(grads, generator.trainable_variables))
+    accuracy = 0.5 * (
+        tf.reduce_mean(tf.cast(real_logits > 0, tf.float32)) +
+        tf.reduce_mean(tf.cast(fake_logits < 0, tf.float32)))
+    return {f"d_loss/level{size}": d_loss, f"g_loss/level{size}": g_loss,
+            f"d_accuracy/level{size}": accuracy,
+            f"d_real_logit/level{size}": tf.reduce_mean(real_logits),
+            f"d_fake_logit/level{size}": tf.reduce_mean(fake_logits),
+            **extra}
+
+  def get_config(self):
+    return dict(
+        level_sizes=list(self.level_sizes), channels=self.channels,
+        num_classes=self.num_classes, noise_dim=self.noise_dim,
+        generator_width=self.generator_width,
+        discriminator_width=self.discriminator_width,
+        discriminator_dropout=self.discriminator_dropout,
+        d_steps_per_g_step=self.d_steps_per_g_step,
+        diversity_weight=self.diversity_weight, learning_rate=self.learning_rate, beta_1=self.beta_1, seed=self.seed)
