@@ -44,16 +44,7 @@ IntOrSeq = Union[int, Sequence[int]]
 FloatOrSeq = Union[float, Sequence[float]]
 METHODS = ("multigrid", "single_grid", "cd", "persistent_cd")
 SAMPLERS = ("langevin", "hmc")
-
-
-def _per_grid(value, num_grids: int, name: str, kind=float) -> tuple:
-  values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
-  if len(values) == 1:
-    values = values * num_grids
-  if len(values) != num_grids:
-    raise ValueError(f"{name}={list(values)} must have one value or one per "
-                     f"model grid ({num_grids}).")
-  return tuple(kind(v) for v in values)
+_per_grid = multigrid_sampling.per_grid
 
 
 def check_sampler(sampler: str) -> str:

@@ -22,6 +22,17 @@ from tfgen.mcmc import noise
 from tfgen.mcmc import runner
 
 
+def per_grid(value, num_grids: int, name: str, kind=float) -> tuple:
+  """One value or a sequence of them -> a tuple of `num_grids` values."""
+  values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+  if len(values) == 1:
+    values = values * num_grids
+  if len(values) != num_grids:
+    raise ValueError(f"{name}={list(values)} must have one value or one per "
+                     f"model grid ({num_grids}).")
+  return tuple(kind(v) for v in values)
+
+
 class MultigridSampling:
   """Mixin of `MultigridEBM`: start bank, sample, inpaint (graph-traceable)."""
 
@@ -61,15 +72,8 @@ class MultigridSampling:
   def _serving_steps(self, num_langevin_steps) -> tuple[int, ...]:
     if num_langevin_steps is None:
       return self.num_sampling_steps
-    values = (tuple(num_langevin_steps)
-              if isinstance(num_langevin_steps, (list, tuple))
-              else (num_langevin_steps,))
-    if len(values) == 1:
-      values = values * len(self.model_grids)
-    if len(values) != len(self.model_grids):
-      raise ValueError(f"num_langevin_steps={list(values)} must have one "
-                       f"value or one per model grid ({len(self.model_grids)}).")
-    return tuple(int(v) for v in values)
+    return per_grid(num_langevin_steps, len(self.model_grids),
+                    "num_langevin_steps", int)
 
   def _per_example_noise(self, pairs: tf.Tensor,
                          steps: Sequence[int]) -> list:
