@@ -15,6 +15,8 @@ import math
 
 import keras
 
+from tfgen.nets import activations
+
 
 @dataclasses.dataclass(frozen=True)
 class EnergyNetSpec:
@@ -59,7 +61,7 @@ def energy_net_spec(image_size: int, width: float = 1.0,
 
 def _activation(name: str):
   if name == "leaky_relu":
-    return keras.layers.LeakyReLU(negative_slope=0.2)
+    return activations.LeakyReLU(negative_slope=0.2)
   return keras.layers.Activation(name)
 
 
