@@ -50,8 +50,9 @@ NETS = flags.DEFINE_list("nets", ["reference", "multigrid"],
 VARIANTS = flags.DEFINE_list(
     "variants", ["tfgen", "hand_loop", "eager", "xla", "torch_eager",
                  "torch_channels_last"], "Sampler variants to time; "
-    "also hand_loop_log_prob (the hand loop keeping log p alive, a "
-    "diagnostic).")
+    "also the diagnostics hand_loop_log_prob (the hand loop keeping log p "
+    "alive) and tfgen_keras_leaky_relu (tfgen's sampler on the net with "
+    "Keras' LeakyReLU layers).")
 MATMUL = flags.DEFINE_integer("matmul_size", 4096, "Side of the float32 "
                               "matmul that measures the machine's rate.")
 SETTLE = flags.DEFINE_float(
@@ -162,7 +163,8 @@ def _ratios(variants: dict, matmul_peak: float) -> dict:
   if torch:
     ratios["tfgen_vs_torch_best"] = tfgen["image_steps_per_second"] / max(
         torch)
-  for name in ("hand_loop", "eager", "xla", "hand_loop_log_prob"):
+  for name in ("hand_loop", "eager", "xla", "hand_loop_log_prob",
+               "tfgen_keras_leaky_relu"):
     if name in variants:
       ratios[f"tfgen_vs_{name}"] = (tfgen["image_steps_per_second"] /
                                     variants[name]["image_steps_per_second"])

@@ -9,10 +9,10 @@ import numpy as np
 from PIL import Image
 import pytest
 
+import support
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_MODEL = ["--image_size=8", "--grid_sizes=1,4,8", "--num_langevin_steps=2",
-              "--net_width=0.125", "--batch_size=8", "--start_bank_size=16",
-              "--num_sample_images=4", "--summary_every=1"]
+TINY_MODEL = [*support.TINY_MULTIGRID_FLAGS, "--summary_every=1"]
 
 
 def run(module, *args):

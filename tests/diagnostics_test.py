@@ -8,17 +8,12 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+import support
 from tfgen import data
 from tfgen.metrics import diagnostics
-from tfgen.models import MultigridEBM
 
 
-def tiny_model(**overrides):
-  settings = dict(grid_sizes=(1, 4, 8), channels=1, num_langevin_steps=2,
-                  step_size=0.3, noise_scale=1.0, net_width=0.125,
-                  start_bank_size=16, seed=3)
-  settings.update(overrides)
-  return MultigridEBM(**settings)
+tiny_model = support.tiny_multigrid
 
 
 def digits(count=24):

@@ -29,15 +29,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import support
 from tfgen import config as config_lib
 from tfgen.train import checkpoints
 from tfgen.train import loop
 from tfgen.train import workdir as workdir_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--image_size=8", "--grid_sizes=1,4,8", "--num_langevin_steps=2",
-        "--net_width=0.125", "--batch_size=8", "--start_bank_size=16",
-        "--num_sample_images=4", "--summary_every=5"]
+TINY = [*support.TINY_MULTIGRID_FLAGS, "--summary_every=5"]
 
 
 def tiny_config(model=None, **train_overrides):

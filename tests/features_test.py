@@ -6,16 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import support
 from tfgen import data
 from tfgen.metrics import features
-from tfgen.models import MultigridEBM
 
 
-def tiny_model(**overrides):
-  settings = dict(grid_sizes=(1, 4, 8), channels=1, num_langevin_steps=2,
-                  net_width=0.125, start_bank_size=16, seed=3)
-  settings.update(overrides)
-  return MultigridEBM(**settings)
+tiny_model = support.tiny_multigrid
 
 
 def digits(split, count=None):

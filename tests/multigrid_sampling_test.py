@@ -1,20 +1,16 @@
 """Behaviour of tfgen.models.multigrid_sampling: start bank, classes, steps."""
 
+import functools
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen.models import MultigridEBM
+import support
 
 
-def tiny_model(**overrides):
-  settings = dict(grid_sizes=(1, 4, 8), channels=1, num_langevin_steps=2,
-                  step_size=0.3, noise_scale=1.0, net_width=0.125,
-                  start_bank_size=30, seed=3)
-  settings.update(overrides)
-  return MultigridEBM(**settings)
+tiny_model = functools.partial(support.tiny_multigrid, start_bank_size=30)
 
 
 def class_images(num_classes=3, per_class=10):
@@ -65,6 +61,16 @@ def test_bad_class_id_is_refused_with_its_value(class_id, match):
   model.adapt(*class_images())
   with pytest.raises(ValueError, match=match):
     model.sample(2, seed=0, class_id=class_id)
+
+
+def test_class_missing_from_the_start_bank_is_refused_naming_the_classes():
+  model = tiny_model(num_classes=3)
+  images, labels = class_images()
+  model.adapt(images[labels != 2], labels=labels[labels != 2])
+  with pytest.raises(ValueError, match=r"class_id=2 has no start image in "
+                     r"this model's start bank \(its classes: \[0, 1\]\)"):
+    model.sample(2, seed=0, class_id=2)
+  assert model.sample(2, seed=0, class_id=1)[-1].shape == (2, 8, 8, 1)
 
 
 def test_class_id_on_an_unconditional_model_is_refused():

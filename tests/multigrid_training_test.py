@@ -1,5 +1,6 @@
 """Behaviour of tfgen.models.multigrid_training: every method's train step."""
 
+import functools
 import sys
 
 import keras
@@ -7,16 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import support
 from tfgen import data
-from tfgen.models import MultigridEBM
 
 
-def tiny_model(**overrides):
-  settings = dict(grid_sizes=(1, 4, 8), channels=1, num_langevin_steps=3,
-                  step_size=0.3, noise_scale=1.0, net_width=0.125,
-                  start_bank_size=16, seed=3)
-  settings.update(overrides)
-  return MultigridEBM(**settings)
+tiny_model = functools.partial(support.tiny_multigrid, num_langevin_steps=3)
 
 
 def digits(image_size=8, count=32):

@@ -32,15 +32,14 @@ def test_trace_has_leading_axis_num_steps():
   chain = _compiled(_kernel(), initial, 7,
                     trace_fn=lambda state, results: {
                         "state": state,
-                        "log_prob": results.target_log_prob})
+                        "steps_taken": results.step})
   result = chain(tf.constant([1, 2]))
   assert isinstance(result, runner.ChainResult)
   assert result.trace["state"].shape == (7, 5, 2)
-  assert result.trace["log_prob"].shape == (7, 5)
   # The trace is recorded after each step: its last entry is the final state.
   np.testing.assert_array_equal(result.trace["state"][-1], result.state)
-  np.testing.assert_allclose(result.trace["log_prob"][-1],
-                             result.kernel_results.target_log_prob)
+  np.testing.assert_array_equal(result.trace["steps_taken"], np.arange(1, 8))
+  assert int(result.kernel_results.step) == 7
   # Starting far out, the chains move towards the mode.
   assert np.abs(result.trace["state"][0]).mean() < 3.0
 
@@ -61,8 +60,7 @@ def test_zero_steps_returns_the_start():
   initial = tf.constant([[1.0, -2.0], [0.5, 4.0]])
   result = _compiled(_kernel(), initial, 0)(tf.constant([0, 1]))
   np.testing.assert_array_equal(result.state, initial)
-  np.testing.assert_allclose(result.kernel_results.target_log_prob,
-                             _standard_normal(initial))
+  assert int(result.kernel_results.step) == 0
   traced = _compiled(_kernel(), initial, 0,
                      trace_fn=lambda state, _: state)(tf.constant([0, 1]))
   np.testing.assert_array_equal(traced.state, initial)

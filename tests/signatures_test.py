@@ -10,7 +10,6 @@ import json
 import os
 import sys
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -223,42 +222,6 @@ def test_unexportable_models_are_refused():
                                           start_bank_size=4))
   with pytest.raises(ValueError, match="max_batch=0 must be an int >= 1"):
     signatures.build_archive(tiny_model(), max_batch=0)
-  with pytest.raises(ValueError, match="model=Sequential has no serving "
-                     "signatures; families with signatures: MultigridEBM"):
-    signatures.family_signatures(keras.Sequential())
-
-
-def test_three_channel_models_export_colour_pngs():
-  model = tiny_model(channels=3, grid_sizes=(1, 4))
-  sig = signatures.family_signatures(model)[0]
-  fn = tf.function(signatures.serving_fn(sig, 4),
-                   input_signature=list(sig.inputs))
-  outputs = fn(tf.constant([1, 2], tf.int64))
-  assert outputs["images"].shape == (2, 4, 4, 3)
-  png = Image.open(io.BytesIO(outputs["images_bytes"].numpy()[0]))
-  assert png.size == (4, 4) and png.mode == "RGB"
-
-
-def test_conditional_models_take_a_checked_class_id():
-  model = MultigridEBM(grid_sizes=(1, 4, 8), channels=1, num_langevin_steps=2,
-                       net_width=0.125, start_bank_size=20, seed=3,
-                       num_classes=2)
-  images = np.concatenate([np.full((10, 8, 8, 1), -0.5, np.float32),
-                           np.full((10, 8, 8, 1), 0.5, np.float32)])
-  model.adapt(images, labels=np.repeat([0, 1], 10))
-  sig = signatures.family_signatures(model)[0]
-  assert [spec.name for spec in sig.inputs] == ["seed", "class_id"]
-  fn = tf.function(signatures.serving_fn(sig, 4),
-                   input_signature=list(sig.inputs))
-  seeds = tf.constant([1, 2], tf.int64)
-  served = fn(seeds, tf.constant([1, 1], tf.int64))["images"].numpy()
-  expected = model.sample_from_seeds(seeds, class_ids=tf.constant([1, 1]))
-  np.testing.assert_allclose(served, (expected[-1].numpy() + 1) / 2,
-                             atol=1e-6)
-  with pytest.raises(tf.errors.InvalidArgumentError,
-                     match=r"class_id: values \[0 2\] must be in \[0, 2\)"):
-    fn(seeds, tf.constant([0, 2], tf.int64))
-
 
 
 # ---- LAPGAN ------------------------------------------------------------------
@@ -327,16 +290,6 @@ def test_lapgan_bad_requests_name_the_input(lapgan_export, name, inputs,
   with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
     loaded.signatures[name](**{k: tf.constant(v) for k, v in inputs.items()})
 
-
-def test_lapgan_refuses_langevin_step_overrides():
-  model = LAPGAN(level_sizes=(4, 8), noise_dim=4, generator_width=0.125,
-                 discriminator_width=0.125)
-  with pytest.raises(ValueError, match="applies to multigrid models only"):
-    signatures.family_signatures(model, num_langevin_steps=3)
-  names = [s.name for s in signatures.family_signatures(model)]
-  assert names == ["serving_default", "refine"]
-  assert [spec.name for spec in signatures.family_signatures(model)[0].inputs
-          ] == ["seed"]  # Unconditional: no class_id input.
 
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

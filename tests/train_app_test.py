@@ -13,10 +13,10 @@ import time
 
 import pytest
 
+import support
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--image_size=8", "--grid_sizes=1,4,8", "--num_langevin_steps=2",
-        "--net_width=0.125", "--batch_size=8", "--start_bank_size=16",
-        "--num_sample_images=4", "--summary_every=5"]
+TINY = [*support.TINY_MULTIGRID_FLAGS, "--summary_every=5"]
 
 
 def run_app(*args, timeout=240):

@@ -1,30 +1,21 @@
 """`python -m apps.visualize`: saliency and activation-maximisation PNGs."""
 
 import os
-import subprocess
 import sys
 
 import numpy as np
 from PIL import Image
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
+import support
 
 def run(module, *args):
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO,
-                        capture_output=True, text=True, timeout=400)
+  return support.run_module(module, *args, timeout=400)
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp("trained"))
-  result = run("apps.train", f"--workdir={path}", "--image_size=8",
-               "--grid_sizes=1,4,8", "--num_langevin_steps=2",
-               "--net_width=0.125", "--batch_size=8", "--num_steps=2",
-               "--start_bank_size=16", "--num_sample_images=4")
-  assert result.returncode == 0, result.stderr[-2000:]
-  return path
+  return support.train_tiny_workdir(str(tmp_path_factory.mktemp("trained")))
 
 
 def test_visualize_writes_saliency_and_filter_panels_per_grid(workdir,

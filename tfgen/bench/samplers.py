@@ -14,6 +14,10 @@ from the same start, with step t's noise drawn from `fold_in(seed, t)`:
   `GradientTape` per step, the least a TF user would write;
 * `eager`: the same loop in eager mode;
 * `xla`: tfgen's path with `jit_compile=True`;
+* `tfgen_keras_leaky_relu` (a diagnostic, not in the default list): tfgen's
+  path on a copy of the net with Keras' own `LeakyReLU` layers, whose
+  gradient reads the pre-activation (the graph before
+  `tfgen.nets.activations`, see docs/benchmarks.md);
 * `torch_eager`, `torch_channels_last`: the same net and loop in PyTorch
   (`tfgen.bench.torch_port`), when torch is installed.
 
@@ -38,10 +42,12 @@ import tensorflow as tf
 from tfgen.mcmc import langevin
 from tfgen.mcmc import runner
 from tfgen.models import multigrid
+from tfgen.nets import activations
 from tfgen.nets import energy
 
 NET_KINDS = ("reference", "multigrid")
-TF_VARIANTS = ("tfgen", "hand_loop", "eager", "xla", "hand_loop_log_prob")
+TF_VARIANTS = ("tfgen", "hand_loop", "eager", "xla", "hand_loop_log_prob",
+               "tfgen_keras_leaky_relu")
 TORCH_VARIANTS = ("torch_eager", "torch_channels_last")
 VARIANTS = TF_VARIANTS + TORCH_VARIANTS
 REFERENCE_SPEC = energy.EnergyNetSpec(filters=(64, 128, 256),
@@ -138,6 +144,36 @@ def multigrid_setup(image_shape, width: float = 1.0, step_size: float = 0.3,
                lambda x: model.log_prob(x, index), model.kernel(index),
                tuple(image_shape), step_size, noise_scale,
                reference_stddev=model.reference_stddev)
+
+
+def keras_leaky_relu_setup(setup: Setup) -> Setup:
+  """`setup` with its net copied (same weights) onto Keras' `LeakyReLU`.
+
+  Keras' layer differentiates from its input, which keeps each conv's
+  `BiasAdd` alive for the backward pass; tfgen's layer
+  (`activations.LeakyReLU`) differentiates from its output. Values and
+  gradients are the same; the diagnostic variant times the difference.
+  """
+
+  def clone(layer):
+    if isinstance(layer, activations.LeakyReLU):
+      return keras.layers.LeakyReLU(negative_slope=layer.negative_slope,
+                                    name=layer.name)
+    return layer.__class__.from_config(layer.get_config())
+
+  net = keras.models.clone_model(setup.net, clone_function=clone)
+  net.set_weights(setup.net.get_weights())
+  variance = setup.reference_stddev**2
+
+  def log_prob(x):
+    return (net(x, training=False)[:, 0] -
+            0.5 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3]) / variance)
+
+  kernel = langevin.LangevinKernel(log_prob, step_size=setup.step_size,
+                                   noise_scale=setup.noise_scale,
+                                   clip_range=setup.clip_range)
+  return dataclasses.replace(setup, net=net, log_prob_fn=log_prob,
+                             kernel=kernel)
 
 
 def make_setup(kind: str, image_shape, width: float = 1.0,
@@ -242,6 +278,8 @@ def chain_functions(setup: Setup, num_steps: int,
       "xla": lambda: tfgen_chain(setup, num_steps, jit_compile=True),
       "hand_loop_log_prob": lambda: hand_loop_log_prob_chain(setup,
                                                              num_steps),
+      "tfgen_keras_leaky_relu": lambda: tfgen_chain(
+          keras_leaky_relu_setup(setup), num_steps),
   }
   functions = {}
   for name in names:
@@ -265,7 +303,8 @@ def chain_functions(setup: Setup, num_steps: int,
 
 
 def max_abs_difference(states: dict, against: str = "hand_loop",
-                       names=("tfgen", "eager", "hand_loop_log_prob")
+                       names=("tfgen", "eager", "hand_loop_log_prob",
+                              "tfgen_keras_leaky_relu")
                        ) -> dict[str, Optional[float]]:
   """Largest |difference| of each variant's final state from `against`'s."""
   if against not in states:

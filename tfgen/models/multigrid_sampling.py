@@ -280,6 +280,13 @@ class MultigridSampling:
         class_id, (int, np.integer)) or not 0 <= class_id < self.num_classes:
       raise ValueError(f"class_id={class_id!r} must be an integer in "
                        f"[0, {self.num_classes}).")
+    count = int(self.start_bank_count.numpy())
+    present = np.unique(self.start_bank_labels.numpy()[:count])
+    if count and int(class_id) not in present:
+      raise ValueError(
+          f"class_id={class_id} has no start image in this model's start "
+          f"bank (its classes: {present.tolist()}); adapt the model on "
+          "images of every class: model.adapt(images, labels).")
     return int(class_id)
 
   def sample_classes(self, num_samples: int, seed=(0, 0), first_index: int = 0,

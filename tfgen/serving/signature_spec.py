@@ -1,0 +1,139 @@
+"""One serving signature: its inputs, their in-graph checks, its outputs.
+
+Every signature is stateless and deterministic: randomness comes only from
+the per-instance `seed` input (int64 [batch]), so the same request gives
+bit-identical images and TF Serving's row format (`{"instances": [{"seed":
+1}, ...]}`) works with one instance per image. Outputs:
+
+    images        float32 [batch, S, S, C] in [0, 1], the finest grid
+    images_bytes  string [batch], one PNG per image
+
+Inputs are checked inside the graph (`tf.debugging.Assert`): an empty batch,
+a batch above `max_batch`, a wrong image shape, a mask that is not 0/1 fail
+with an InvalidArgumentError whose message starts with the input's name
+(TF Serving answers those with HTTP 400). The families' signatures are in
+`tfgen.serving.families`, the SavedModel around them in
+`tfgen.serving.signatures`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+  """One serving signature: named per-instance inputs -> finest images.
+
+  Attributes:
+    name: the signature key, e.g. "serving_default" or "inpaint".
+    inputs: `tf.TensorSpec`s named after their input, batch first.
+    generate: (**inputs) -> images [batch, S, S, C] in [-1, 1]; it gets the
+      inputs after validation, as served (images in [0, 1]).
+    validate: (**inputs) -> list of assertion ops beyond the common batch
+      checks (shapes, value ranges); each message starts with the input name.
+    example: {input name: numpy array}, a small valid request (warm-up file,
+      tests).
+    doc: one line for the metadata.
+  """
+  name: str
+  inputs: tuple
+  generate: Callable[..., tf.Tensor]
+  validate: Callable[..., list]
+  example: dict
+  doc: str = ""
+
+
+# ---- checks ----------------------------------------------------------------
+def _check(condition, name: str, template: str, *values) -> tf.Operation:
+  """An assertion failing with the message "`name`: `template`".
+
+  `{}` in `template` are replaced by `values` (tensors) at run time. Avoid
+  quotes in the text: the assertion's printer escapes them.
+  """
+  message = tf.strings.format(f"{name}: {template}", values) if values else (
+      tf.constant(f"{name}: {template}"))
+  return tf.debugging.Assert(condition, [message], name=f"check_{name}")
+
+
+def batch_checks(inputs: dict, max_batch: int) -> list:
+  """Every input has the same batch size, in [1, max_batch]."""
+  names = list(inputs)
+  first = names[0]
+  batch = tf.shape(inputs[first], out_type=tf.int64)[0]
+  checks = [
+      _check(batch > 0, first, "empty batch: send at least one instance."),
+      _check(batch <= max_batch, first,
+             "batch of {} instances is above max_batch="
+             f"{max_batch} of this export; split the request or re-export "
+             "with a larger --max_batch.", batch)]
+  for name in names[1:]:
+    other = tf.shape(inputs[name], out_type=tf.int64)[0]
+    checks.append(_check(tf.equal(other, batch), name,
+                         f"batch of {{}} differs from the batch of {first} "
+                         "({}); send one value of every input per "
+                         "instance.",
+                         other, batch))
+  return checks
+
+
+def image_checks(name: str, images: tf.Tensor, size: int,
+                 channels: int) -> list:
+  """images [batch, size, size, channels], finite, in [0, 1]."""
+  shape = tf.shape(images, out_type=tf.int64)
+  return [
+      _check(tf.reduce_all(tf.equal(shape[1:], [size, size, channels])),
+             name, "shape {} must be [batch, "
+             f"{size}, {size}, {channels}] (NHWC).", shape),
+      _check(tf.reduce_all((images >= 0.0) & (images <= 1.0)), name,
+             "values must be in [0, 1] (and not NaN); scale 8-bit pixels "
+             "by 1/255.")]
+
+
+def mask_checks(name: str, masks: tf.Tensor, size: int,
+                channels: int) -> list:
+  """masks [batch, size, size, 1 or channels] with values 0 or 1."""
+  shape = tf.shape(masks, out_type=tf.int64)
+  shape_ok = (tf.reduce_all(tf.equal(shape[1:3], [size, size])) &
+              (tf.equal(shape[3], 1) | tf.equal(shape[3], channels)))
+  return [
+      _check(shape_ok, name, "shape {} must be [batch, "
+             f"{size}, {size}, 1] or [batch, {size}, {size}, {channels}].",
+             shape),
+      _check(tf.reduce_all(tf.equal(masks, 0.0) | tf.equal(masks, 1.0)),
+             name, "values must be 0 (observed) or 1 (missing).")]
+
+
+def class_checks(name: str, class_id: tf.Tensor, num_classes: int) -> list:
+  """`class_id` int [batch], each in [0, num_classes)."""
+  return [_check(tf.reduce_all((class_id >= 0) & (class_id < num_classes)),
+                 name, f"values {{}} must be in [0, {num_classes}).",
+                 class_id)]
+
+
+# ---- outputs ---------------------------------------------------------------
+def serving_outputs(images: tf.Tensor) -> dict:
+  """images [B, S, S, C] in [-1, 1] -> {"images": [0, 1], "images_bytes"}."""
+  images = tf.clip_by_value((images + 1.0) / 2.0, 0.0, 1.0)
+  pixels = tf.cast(tf.round(images * 255.0), tf.uint8)
+  png = tf.map_fn(tf.io.encode_png, pixels,
+                  fn_output_signature=tf.TensorSpec([], tf.string))
+  return {"images": images, "images_bytes": png}
+
+
+def serving_fn(signature: Signature, max_batch: int) -> Callable:
+  """The signature's function: validate, generate, encode."""
+  names = [spec.name for spec in signature.inputs]
+
+  def serve(*args):
+    inputs = dict(zip(names, args))
+    checks = batch_checks(inputs, max_batch) + signature.validate(**inputs)
+    # Nothing downstream runs before every check has passed.
+    with tf.control_dependencies(checks):
+      inputs = {name: tf.identity(value) for name, value in inputs.items()}
+    return serving_outputs(signature.generate(**inputs))
+
+  return serve
