@@ -1,4 +1,4 @@
-r"""Benchmarks: `python -m apps.benchmark sampler|train|serve [--json]`.
+r"""Benchmarks: `python -m apps.benchmark sampler|ops|train|serve [--json]`.
 
 * `sampler`: Langevin sampling speed of tfgen's sampler (LangevinKernel +
   run_chain in a tf.function, the model's path) against a hand-written
@@ -7,6 +7,9 @@ r"""Benchmarks: `python -m apps.benchmark sampler|train|serve [--json]`.
   with the machine's float32 matmul rate measured in the same run. Reports
   image-steps/s, GFLOP/s (analytic, checked against TF's profiler and
   PyTorch's FlopCounterMode) and the ratios the targets are set on.
+* `ops`: where one call of tfgen's sampler spends its time, by op type and
+  graph node (TF's profiler), with the conv kernels' GFLOP/s next to the
+  matmul rate measured just before: what bounds the sampler's speed.
 * `train`: seconds per training iteration, images/s, compile time and peak
   RSS of the digits config, and how they grow with the image size (one
   subprocess per configuration, so each gets its own peak RSS).
@@ -31,7 +34,7 @@ from apps import common  # pylint: disable=unused-import  (quiet TF logs)
 from absl import app
 from absl import flags
 
-USAGE = "usage: python -m apps.benchmark sampler|train|serve [--json]"
+USAGE = "usage: python -m apps.benchmark sampler|ops|train|serve [--json]"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 JSON = flags.DEFINE_bool("json", False, "Print one JSON object only.")
@@ -272,6 +275,79 @@ def print_sampler(report: dict) -> None:
         f"{report['jit_compile_recommended']}")
 
 
+# ---- ops -----------------------------------------------------------------------
+def run_ops() -> dict:
+  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from tfgen.bench import op_profile
+  from tfgen.bench import samplers
+  from tfgen.bench import timing
+  _positive(REPEATS, BATCH, STEPS, MATMUL)
+  try:
+    shapes = [samplers.parse_shape(s) for s in SHAPES.value]
+  except ValueError as error:
+    raise app.UsageError(f"--shapes: {error}") from error
+  unknown = sorted(set(NETS.value) - set(samplers.NET_KINDS))
+  if unknown:
+    raise app.UsageError(f"--nets: {unknown} not in {list(samplers.NET_KINDS)}.")
+  matmul_tf = timing.matmul_variants(MATMUL.value)["matmul_tf"]
+  groups = []
+  for kind in NETS.value:
+    for shape in shapes:
+      setup = samplers.make_setup(kind, shape, WIDTH.value,
+                                  noise_scale=NOISE.value)
+      _progress(f"{setup.name}: profiling tfgen's sampler")
+      chain = samplers.tfgen_chain(setup, STEPS.value)
+      start = samplers.start_state(setup, BATCH.value)
+      seed = tf.constant([0, 1], tf.int32)
+      chain(start, seed).numpy()  # Tracing and warm-up, not profiled.
+      _, times, _ = timing.interleave({"matmul_tf": matmul_tf},
+                                      REPEATS.value, settle_seconds=0.0)
+      matmul = timing.matmul_flops(MATMUL.value) / timing.summarize(
+          times["matmul_tf"])["median_seconds"] / 1e9
+      profile = op_profile.profile_call(chain, start, seed)
+      rates = op_profile.conv_rates(profile, setup.net, BATCH.value,
+                                    STEPS.value)
+      for key in ("forward", "backward_to_input"):
+        gflops = rates[key]["gflops"]
+        rates[key]["vs_matmul"] = gflops / matmul if gflops else None
+      groups.append({
+          "net": kind, "image_shape": list(shape),
+          "matmul_gflops": matmul, "conv": rates,
+          "wall_milliseconds": profile["wall_milliseconds"],
+          "op_milliseconds": profile["op_milliseconds"],
+          "by_type": profile["by_type"],
+          "top_nodes": dict(list(profile["by_node"].items())[:12])})
+  return {"benchmark": "ops", "machine": timing.machine(),
+          "settings": {"batch_size": BATCH.value,
+                       "num_langevin_steps": STEPS.value,
+                       "net_width": WIDTH.value, "noise_scale": NOISE.value,
+                       "matmul_size": MATMUL.value},
+          "groups": groups}
+
+
+def print_ops(report: dict) -> None:
+  print(f"One profiled call of tfgen's sampler: batch "
+        f"{report['settings']['batch_size']}, "
+        f"{report['settings']['num_langevin_steps']} steps")
+  for group in report["groups"]:
+    shape = "x".join(map(str, group["image_shape"]))
+    conv = group["conv"]
+    print(f"\n{group['net']} {shape}: wall {group['wall_milliseconds']:.0f} "
+          f"ms, op time {group['op_milliseconds']:.0f} ms; matmul "
+          f"{group['matmul_gflops']:.0f} GFLOP/s")
+    for key in ("forward", "backward_to_input"):
+      rate = conv[key]
+      if rate["gflops"]:
+        print(f"  conv {key:18s} {rate['milliseconds']:8.1f} ms "
+              f"{rate['gflops']:7.1f} GFLOP/s ({rate['vs_matmul']:.2f} of "
+              "matmul)")
+    print(f"  other ops: {100 * conv['other_ops_share']:.1f}% of op time")
+    for name, milliseconds in list(group["by_type"].items())[:10]:
+      share = 100 * milliseconds / group["op_milliseconds"]
+      print(f"  {name:34s} {milliseconds:8.1f} ms {share:5.1f}%")
+
+
 # ---- train -----------------------------------------------------------------------
 def _train_child_args(config_text: str) -> list:
   return [sys.executable, "-m", "apps.benchmark", "train", "--json",
@@ -353,6 +429,7 @@ def print_serve(report: dict) -> None:
 
 def main(argv):
   commands = {"sampler": (run_sampler, print_sampler),
+              "ops": (run_ops, print_ops),
               "train": (run_train, print_train),
               "serve": (run_serve, print_serve)}
   if len(argv) != 2 or argv[1] not in commands:

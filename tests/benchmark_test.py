@@ -81,6 +81,22 @@ def test_sampler_says_skipped_without_torch(tmp_path):
   assert target["met"] is None and target["value"] is None
 
 
+def test_ops_splits_a_sampler_call_into_conv_kernels_and_the_rest():
+  report = _run(["ops", *TINY, "--shapes=8x8x1", "--matmul_size=64"])
+  assert [g["net"] for g in report["groups"]] == ["reference", "multigrid"]
+  for group in report["groups"]:
+    assert group["wall_milliseconds"] > 0 and group["matmul_gflops"] > 0
+    # Each of the net's convs runs forward and backward to the input.
+    for key in ("forward", "backward_to_input"):
+      assert group["conv"][key]["milliseconds"] > 0
+      assert group["conv"][key]["gflops"] > 0
+    assert 0.0 <= group["conv"]["other_ops_share"] < 1.0
+    assert sum(group["by_type"].values()) == pytest.approx(
+        group["op_milliseconds"])
+    assert not any(name.endswith(("Process", "Run"))
+                   for name in group["by_type"])
+
+
 def test_train_measures_each_config_in_its_own_process():
   report = _run(["train", *TINY, "--train_configs=1-4-8,1-4"])
   first, second = report["rows"]
@@ -112,7 +128,7 @@ def test_unknown_benchmark_is_a_usage_error(args):
                           cwd=REPO, capture_output=True, text=True,
                           timeout=300)
   assert result.returncode != 0
-  assert "usage: python -m apps.benchmark sampler|train|serve" in (
+  assert "usage: python -m apps.benchmark sampler|ops|train|serve" in (
       result.stderr)
 
 
@@ -121,6 +137,7 @@ def test_unknown_benchmark_is_a_usage_error(args):
      "SIZExSIZExCHANNELS"),
     (["sampler", "--nets=bogus"], "--nets: ['bogus'] not in"),
     (["sampler", "--repeats=0"], "--repeats=0 must be positive."),
+    (["ops", "--nets=bogus"], "--nets: ['bogus'] not in"),
     (["train", "--train_configs=16"], "--train_configs: train config '16' "
      "must be grid sizes joined by '-'"),
 ])
