@@ -36,6 +36,7 @@ import sys
 import time
 
 from apps import common
+from apps import report_checks
 from apps import report_tables
 from absl import app
 from absl import flags
@@ -381,7 +382,7 @@ def main(argv):
   results["machine"] = (f"{platform.machine()} {os.cpu_count()} CPUs, "
                         f"{platform.platform()}")
   results["smoke"] = SMOKE.value
-  results["checks"] = report_tables.paper_checks(results)
+  results["checks"] = report_checks.paper_checks(results)
   with open(os.path.join(output, "report.json"), "w") as f:
     json.dump(results, f, indent=1)
   with open(os.path.join(output, "report.md"), "w") as f:

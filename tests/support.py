@@ -52,3 +52,46 @@ def digits(split: str = "train", image_size: int = 8, count: int = 32):
   """(images [count, S, S, 1] in [-1, 1], labels [count]) of bundled digits."""
   from tfgen import data  # pylint: disable=g-import-not-at-top
   return data.arrays("digits", split, image_size, max_examples=count)
+
+
+REPORT_METHODS = ("multigrid", "single_grid", "cd1", "persistent_cd")
+
+
+def report_results():
+  """An `apps.report` report.json dict where multigrid wins every claim."""
+  rank = {"multigrid": 0, "single_grid": 1, "persistent_cd": 2, "cd1": 3}
+  methods = {m: dict(flagfile=f"configs/{m}.cfg", step=10, batch_size=8,
+                     num_langevin_steps=[30], num_sampling_steps=[30],
+                     sampler="langevin", reused=m != "multigrid",
+                     train_wall_s=12.0, training_time_s=600.0)
+             for m in REPORT_METHODS}
+  synthesis = {m: dict(classifier_score=8.0 - rank[m],
+                       classes_covered=10, mean_top_probability=0.9,
+                       frechet_distance=10.0 + rank[m],
+                       nearest_train_distance=1.5, num_images=500)
+               for m in REPORT_METHODS}
+  synthesis["real_test_images"] = dict(synthesis["multigrid"])
+  inpainting = {mask: {m: dict(mae_missing=0.1 + 0.01 * rank[m],
+                               psnr_missing=16.0 - rank[m],
+                               psnr_whole_image=20.0, missing_fraction=0.25)
+                       for m in REPORT_METHODS}
+                for mask in ("square", "doodle", "pepper_salt")}
+  features = {m: [dict(num_labelled=n, svm_error=0.1 + 0.01 * rank[m],
+                       supervised_cnn_error=0.3 if m == "multigrid" else None)
+                  for n in (100, 300)] for m in REPORT_METHODS}
+  return dict(
+      command="python -m apps.report multigrid --output=/tmp/r",
+      wall_time_s=600.0, image_size=16, methods=methods, synthesis=synthesis,
+      inpainting=inpainting, inpainting_settings=dict(num_images=360),
+      inpainting_sampler_checks=[],
+      correlation=dict(num_chains=300, langevin={"4": 0.5, "16": 0.9},
+                       hmc={"4": 0.4, "16": 0.8}),
+      scores={"training": {"4": [5.0, 1.0], "16": [3.0, 0.5]},
+              "testing": {"4": [4.9, 1.0], "16": [2.9, 0.5]},
+              "synthesized": {"4": [4.8, 1.0], "16": [2.8, 0.5]},
+              "negative (uniform_noise)": {"4": [1.0, 1.0],
+                                           "16": [-3.0, 0.5]}},
+      features=features, timings={"training": 500.0, "synthesis": 60.0,
+                                  "inpainting": 60.0},
+      gradient_norms={"4": dict(first=10.0, last=2.0, max=12.0,
+                                num_points=80)})
