@@ -24,6 +24,7 @@ read the ratios, not the absolute rates. docs/benchmarks.md has the results.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -82,13 +83,6 @@ SERVE_REQUESTS = flags.DEFINE_integer("serve_requests", 30, "Timed requests "
 
 def _progress(text: str) -> None:
   print(text, file=sys.stderr, flush=True)
-
-
-def _load_average():
-  try:
-    return [round(v, 2) for v in os.getloadavg()]
-  except (AttributeError, OSError):
-    return None
 
 
 def _positive(*flag_holders) -> None:
@@ -278,10 +272,8 @@ def print_sampler(report: dict) -> None:
 # ---- ops -----------------------------------------------------------------------
 def run_ops() -> dict:
   # pylint: disable=g-import-not-at-top
-  import tensorflow as tf
-  from tfgen.bench import op_profile
+  from apps import benchmark_ops
   from tfgen.bench import samplers
-  from tfgen.bench import timing
   _positive(REPEATS, BATCH, STEPS, MATMUL)
   try:
     shapes = [samplers.parse_shape(s) for s in SHAPES.value]
@@ -289,63 +281,12 @@ def run_ops() -> dict:
     raise app.UsageError(f"--shapes: {error}") from error
   unknown = sorted(set(NETS.value) - set(samplers.NET_KINDS))
   if unknown:
-    raise app.UsageError(f"--nets: {unknown} not in {list(samplers.NET_KINDS)}.")
-  matmul_tf = timing.matmul_variants(MATMUL.value)["matmul_tf"]
-  groups = []
-  for kind in NETS.value:
-    for shape in shapes:
-      setup = samplers.make_setup(kind, shape, WIDTH.value,
-                                  noise_scale=NOISE.value)
-      _progress(f"{setup.name}: profiling tfgen's sampler")
-      chain = samplers.tfgen_chain(setup, STEPS.value)
-      start = samplers.start_state(setup, BATCH.value)
-      seed = tf.constant([0, 1], tf.int32)
-      chain(start, seed).numpy()  # Tracing and warm-up, not profiled.
-      _, times, _ = timing.interleave({"matmul_tf": matmul_tf},
-                                      REPEATS.value, settle_seconds=0.0)
-      matmul = timing.matmul_flops(MATMUL.value) / timing.summarize(
-          times["matmul_tf"])["median_seconds"] / 1e9
-      profile = op_profile.profile_call(chain, start, seed)
-      rates = op_profile.conv_rates(profile, setup.net, BATCH.value,
-                                    STEPS.value)
-      for key in ("forward", "backward_to_input"):
-        gflops = rates[key]["gflops"]
-        rates[key]["vs_matmul"] = gflops / matmul if gflops else None
-      groups.append({
-          "net": kind, "image_shape": list(shape),
-          "matmul_gflops": matmul, "conv": rates,
-          "wall_milliseconds": profile["wall_milliseconds"],
-          "op_milliseconds": profile["op_milliseconds"],
-          "by_type": profile["by_type"],
-          "top_nodes": dict(list(profile["by_node"].items())[:12])})
-  return {"benchmark": "ops", "machine": timing.machine(),
-          "settings": {"batch_size": BATCH.value,
-                       "num_langevin_steps": STEPS.value,
-                       "net_width": WIDTH.value, "noise_scale": NOISE.value,
-                       "matmul_size": MATMUL.value},
-          "groups": groups}
-
-
-def print_ops(report: dict) -> None:
-  print(f"One profiled call of tfgen's sampler: batch "
-        f"{report['settings']['batch_size']}, "
-        f"{report['settings']['num_langevin_steps']} steps")
-  for group in report["groups"]:
-    shape = "x".join(map(str, group["image_shape"]))
-    conv = group["conv"]
-    print(f"\n{group['net']} {shape}: wall {group['wall_milliseconds']:.0f} "
-          f"ms, op time {group['op_milliseconds']:.0f} ms; matmul "
-          f"{group['matmul_gflops']:.0f} GFLOP/s")
-    for key in ("forward", "backward_to_input"):
-      rate = conv[key]
-      if rate["gflops"]:
-        print(f"  conv {key:18s} {rate['milliseconds']:8.1f} ms "
-              f"{rate['gflops']:7.1f} GFLOP/s ({rate['vs_matmul']:.2f} of "
-              "matmul)")
-    print(f"  other ops: {100 * conv['other_ops_share']:.1f}% of op time")
-    for name, milliseconds in list(group["by_type"].items())[:10]:
-      share = 100 * milliseconds / group["op_milliseconds"]
-      print(f"  {name:34s} {milliseconds:8.1f} ms {share:5.1f}%")
+    raise app.UsageError(
+        f"--nets: {unknown} not in {list(samplers.NET_KINDS)}.")
+  return benchmark_ops.run(
+      NETS.value, shapes, batch_size=BATCH.value, num_steps=STEPS.value,
+      net_width=WIDTH.value, noise_scale=NOISE.value,
+      matmul_size=MATMUL.value, repeats=REPEATS.value, printer=_progress)
 
 
 # ---- train -----------------------------------------------------------------------
@@ -422,24 +363,25 @@ def run_serve() -> dict:
       net_width=WIDTH.value, settle_seconds=SETTLE.value, printer=_progress)
 
 
-def print_serve(report: dict) -> None:
-  from apps import benchmark_serve  # pylint: disable=g-import-not-at-top
-  benchmark_serve.show(report)
+def _show(module: str):
+  """The `show(report)` of apps.`module`, imported when called."""
+  return lambda report: importlib.import_module(f"apps.{module}").show(report)
 
 
 def main(argv):
   commands = {"sampler": (run_sampler, print_sampler),
-              "ops": (run_ops, print_ops),
+              "ops": (run_ops, _show("benchmark_ops")),
               "train": (run_train, print_train),
-              "serve": (run_serve, print_serve)}
+              "serve": (run_serve, _show("benchmark_serve"))}
   if len(argv) != 2 or argv[1] not in commands:
     raise app.UsageError(USAGE)
   run, show = commands[argv[1]]
-  load_at_start = _load_average()
+  from tfgen.bench import timing  # pylint: disable=g-import-not-at-top
+  load_at_start = timing.load_average()
   start = time.perf_counter()
   report = run()
   report["wall_seconds"] = time.perf_counter() - start
-  report["load_average"] = {"start": load_at_start, "end": _load_average()}
+  report["load_average"] = {"start": load_at_start, "end": timing.load_average()}
   if JSON.value:
     print(json.dumps(report))
   else:
