@@ -92,6 +92,24 @@ def _positive(*flag_holders) -> None:
                            "positive.")
 
 
+def _checked_groups(check_variants: bool) -> list:
+  """Validates the sampler / ops flags; returns the parsed --shapes."""
+  from tfgen.bench import samplers  # pylint: disable=g-import-not-at-top
+  _positive(REPEATS, BATCH, STEPS, MATMUL)
+  try:
+    shapes = [samplers.parse_shape(s) for s in SHAPES.value]
+  except ValueError as error:
+    raise app.UsageError(f"--shapes: {error}") from error
+  checks = [("nets", samplers.NET_KINDS, NETS.value)]
+  if check_variants:
+    checks.append(("variants", samplers.VARIANTS, VARIANTS.value))
+  for name, allowed, values in checks:
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+      raise app.UsageError(f"--{name}: {unknown} not in {list(allowed)}.")
+  return shapes
+
+
 # ---- sampler -------------------------------------------------------------------
 def _sampler_group(kind, shape, torch_module) -> dict:
   # pylint: disable=g-import-not-at-top
@@ -204,17 +222,7 @@ def run_sampler() -> dict:
   from tfgen.bench import samplers
   from tfgen.bench import timing
   from tfgen.bench import torch_port
-  _positive(REPEATS, BATCH, STEPS, MATMUL)
-  try:
-    shapes = [samplers.parse_shape(s) for s in SHAPES.value]
-  except ValueError as error:
-    raise app.UsageError(f"--shapes: {error}") from error
-  for name, allowed, values in (("nets", samplers.NET_KINDS, NETS.value),
-                                ("variants", samplers.VARIANTS,
-                                 VARIANTS.value)):
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-      raise app.UsageError(f"--{name}: {unknown} not in {list(allowed)}.")
+  shapes = _checked_groups(check_variants=True)
   wants_torch = set(VARIANTS.value) & set(samplers.TORCH_VARIANTS)
   torch_module = torch_port.load() if wants_torch else None
   groups = [_sampler_group(kind, shape, torch_module)
@@ -273,16 +281,7 @@ def print_sampler(report: dict) -> None:
 def run_ops() -> dict:
   # pylint: disable=g-import-not-at-top
   from apps import benchmark_ops
-  from tfgen.bench import samplers
-  _positive(REPEATS, BATCH, STEPS, MATMUL)
-  try:
-    shapes = [samplers.parse_shape(s) for s in SHAPES.value]
-  except ValueError as error:
-    raise app.UsageError(f"--shapes: {error}") from error
-  unknown = sorted(set(NETS.value) - set(samplers.NET_KINDS))
-  if unknown:
-    raise app.UsageError(
-        f"--nets: {unknown} not in {list(samplers.NET_KINDS)}.")
+  shapes = _checked_groups(check_variants=False)
   return benchmark_ops.run(
       NETS.value, shapes, batch_size=BATCH.value, num_steps=STEPS.value,
       net_width=WIDTH.value, noise_scale=NOISE.value,

@@ -10,22 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen import data
-from tfgen.models import lapgan
+import support
 
-TINY = dict(level_sizes=(4, 8), channels=1, noise_dim=8, generator_width=0.125,
-            discriminator_width=0.25)
-
-
-def _images(batch=8, size=8):
-  images, labels = data.arrays("digits", "train", size, max_examples=batch)
-  return tf.constant(images), tf.constant(labels)
-
-
-def _model(**overrides):
-  model = lapgan.LAPGAN(**dict(TINY, **overrides))
-  model.compile()
-  return model
+_images = support.digits_batch
+_model = support.tiny_lapgan
 
 
 def test_sample_is_one_image_per_level_determined_by_its_seed():

@@ -10,27 +10,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import support
 from tfgen import config as config_lib
-from tfgen import data
 from tfgen.data import pyramid
 from tfgen.models import lapgan
 from tfgen.train import checkpoints
 from tfgen.train import loop
 from tfgen.train import workdir as workdir_lib
 
-TINY = dict(level_sizes=(4, 8), channels=1, noise_dim=8, generator_width=0.125,
-            discriminator_width=0.25)
-
-
-def _images(batch=8, size=8):
-  images, labels = data.arrays("digits", "train", size, max_examples=batch)
-  return tf.constant(images), tf.constant(labels)
-
-
-def _model(**overrides):
-  model = lapgan.LAPGAN(**dict(TINY, **overrides))
-  model.compile()
-  return model
+_images = support.digits_batch
+_model = support.tiny_lapgan
 
 
 def _weights(nets):
@@ -107,7 +96,7 @@ def test_one_level_is_a_plain_gan_at_the_image_size():
 ])
 def test_bad_settings_are_rejected(overrides, message):
   with pytest.raises(ValueError, match=message):
-    lapgan.LAPGAN(**dict(TINY, **overrides))
+    lapgan.LAPGAN(**dict(support.TINY_LAPGAN, **overrides))
 
 
 def tiny_config(**train_overrides):

@@ -54,6 +54,26 @@ def digits(split: str = "train", image_size: int = 8, count: int = 32):
   return data.arrays("digits", split, image_size, max_examples=count)
 
 
+# The tiny LAPGAN: levels 4 and 8, nets at 1/8 (G) and 1/4 (D) width.
+TINY_LAPGAN = dict(level_sizes=(4, 8), channels=1, noise_dim=8,
+                   generator_width=0.125, discriminator_width=0.25)
+
+
+def tiny_lapgan(**overrides):
+  """A compiled, untrained tiny `LAPGAN`."""
+  from tfgen.models import lapgan  # pylint: disable=g-import-not-at-top
+  model = lapgan.LAPGAN(**dict(TINY_LAPGAN, **overrides))
+  model.compile()
+  return model
+
+
+def digits_batch(batch: int = 8, size: int = 8):
+  """(images, labels) tensors of `batch` bundled digits at `size` pixels."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  images, labels = digits("train", size, batch)
+  return tf.constant(images), tf.constant(labels)
+
+
 REPORT_METHODS = ("multigrid", "single_grid", "cd1", "persistent_cd")
 
 
