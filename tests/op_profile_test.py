@@ -27,6 +27,16 @@ def test_profiled_sampler_call_shows_each_conv_forward_and_backward():
   assert profile["wall_milliseconds"] > 0
 
 
+def test_a_given_logdir_keeps_the_trace(tmp_path):
+  setup = samplers.make_setup("reference", (4, 4, 1), width=0.125)
+  chain = samplers.tfgen_chain(setup, 1)
+  start = samplers.start_state(setup, 2)
+  seed = tf.constant([0, 1], tf.int32)
+  chain(start, seed)
+  op_profile.profile_call(chain, start, seed, logdir=str(tmp_path))
+  assert list(tmp_path.glob("**/*.xplane.pb"))
+
+
 def test_conv_rates_divide_the_analytic_conv_flops_by_the_op_time():
   net = samplers.reference_net((8, 8, 1), width=0.125)
   conv_flops = sum(count for name, count in flops.layer_forward_flops(net)

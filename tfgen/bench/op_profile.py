@@ -15,6 +15,7 @@ import collections
 import glob
 import os
 import tempfile
+import time
 from typing import Callable
 
 import keras
@@ -68,18 +69,22 @@ def profile_call(fn: Callable, *args, logdir: str | None = None) -> dict:
   """Runs `fn(*args)` once under TF's profiler; times per op type and node.
 
   Call `fn` once before (tracing, warm-up): this call is the profiled one.
+  The trace goes to `logdir` if given (for TensorBoard's profile plugin),
+  else to a temporary folder that is removed afterwards.
 
   Returns {"wall_milliseconds", "op_milliseconds" (sum over op events; on 2
   threads can exceed the wall time), "by_type": {type: ms}, "by_node":
   {node: ms}} with types and nodes sorted by time, largest first.
   """
-  logdir = logdir or tempfile.mkdtemp(prefix="tfgen_op_profile_")
+  if logdir is None:
+    with tempfile.TemporaryDirectory(prefix="tfgen_op_profile_") as scratch:
+      return profile_call(fn, *args, logdir=scratch)
   tf.profiler.experimental.start(logdir)
-  start = tf.timestamp()
+  start = time.perf_counter()
   result = fn(*args)
   tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t,
                         result)
-  wall = float(tf.timestamp() - start) * 1e3
+  wall = (time.perf_counter() - start) * 1e3
   tf.profiler.experimental.stop()
   paths = sorted(glob.glob(os.path.join(logdir, "**", "*.xplane.pb"),
                            recursive=True), key=os.path.getmtime)
