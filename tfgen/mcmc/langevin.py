@@ -16,7 +16,8 @@ and carries nothing between steps but the step count: a T-step chain costs T
 forward and backward passes, like a hand-written loop. (TFP's
 `UncalibratedLangevin` instead keeps log p and its gradient at the state it
 returns, which a Metropolis correction needs, at the price of one more
-gradient per chain: 3% of a 30-step chain, measured in docs/benchmarks.md.)
+gradient per chain: 1/T more work, 3% for T = 30; docs/benchmarks.md has
+the before / after measurements.)
 """
 
 from __future__ import annotations
