@@ -32,13 +32,6 @@ def test_multigrid_models_serve_samples_and_inpainting():
       "serving_default", "inpaint"]
 
 
-@pytest.mark.parametrize("steps, expected", [(None, (2, 2)), (5, (5, 5)),
-                                             ([0, 3], (0, 3))])
-def test_serving_steps_default_to_the_models_and_expand_per_grid(steps,
-                                                                 expected):
-  assert families.serving_steps(support.tiny_multigrid(), steps) == expected
-
-
 def test_three_channel_models_export_colour_pngs():
   model = support.tiny_multigrid(channels=3, grid_sizes=(1, 4))
   model.adapt(np.random.RandomState(0).uniform(-1, 1, (16, 4, 4, 3)).astype(

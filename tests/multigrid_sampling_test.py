@@ -63,6 +63,20 @@ def test_bad_class_id_is_refused_with_its_value(class_id, match):
     model.sample(2, seed=0, class_id=class_id)
 
 
+@pytest.mark.parametrize("steps, expected", [(None, (2, 2)), (5, (5, 5)),
+                                             ([0, 3], (0, 3))])
+def test_sampling_steps_default_to_the_models_and_expand_per_grid(steps,
+                                                                  expected):
+  assert tiny_model().sampling_steps(steps) == expected
+
+
+@pytest.mark.parametrize("steps", [[1, 2, 3], [-1], [1.5], [True]])
+def test_bad_sampling_steps_name_the_value_and_the_grids(steps):
+  with pytest.raises(ValueError, match=r"num_langevin_steps=.* must be one "
+                     r"int >= 0 or one per model grid \(2, grids \[4, 8\]\)"):
+    tiny_model().sampling_steps(steps)
+
+
 def test_class_missing_from_the_start_bank_is_refused_naming_the_classes():
   model = tiny_model(num_classes=3)
   images, labels = class_images()

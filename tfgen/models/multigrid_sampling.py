@@ -69,11 +69,27 @@ class MultigridSampling:
     self._compile_samplers()
 
   # ---- seeds, steps, starts ---------------------------------------------
-  def _serving_steps(self, num_langevin_steps) -> tuple[int, ...]:
+  def sampling_steps(self, num_langevin_steps=None) -> tuple[int, ...]:
+    """Per-grid Langevin steps of a sampler call (or of an export).
+
+    None: the model's `num_sampling_steps`; else one int >= 0 for every
+    model grid, or one per model grid.
+    """
     if num_langevin_steps is None:
-      return self.num_sampling_steps
-    return per_grid(num_langevin_steps, len(self.model_grids),
-                    "num_langevin_steps", int)
+      return tuple(self.num_sampling_steps)
+    steps = (tuple(num_langevin_steps) if isinstance(num_langevin_steps,
+                                                     (list, tuple))
+             else (num_langevin_steps,))
+    num_grids = len(self.model_grids)
+    if len(steps) == 1:
+      steps *= num_grids
+    if len(steps) != num_grids or any(
+        isinstance(s, bool) or int(s) != s or s < 0 for s in steps):
+      raise ValueError(
+          f"num_langevin_steps={list(steps)} must be one int >= 0 or one per "
+          f"model grid ({num_grids}, grids {list(self.model_grids)}), e.g. "
+          f"{list(self.num_langevin_steps)}.")
+    return tuple(int(s) for s in steps)
 
   def _per_example_noise(self, pairs: tf.Tensor,
                          steps: Sequence[int]) -> list:
@@ -136,7 +152,7 @@ class MultigridSampling:
       One [B, g, g, C] tensor in [-1, 1] per grid, coarse to fine.
     """
     pairs = noise.seed_pairs(seeds)
-    steps = self._serving_steps(num_langevin_steps)
+    steps = self.sampling_steps(num_langevin_steps)
     noise_fns = self._per_example_noise(pairs, steps)
     labels = None
     if self.is_conditional and class_ids is not None:
@@ -180,7 +196,7 @@ class MultigridSampling:
     observed = 1.0 - tf.broadcast_to(tf.cast(masks, tf.float32),
                                      tf.shape(images))
     pairs = noise.seed_pairs(seeds)
-    steps = self._serving_steps(num_langevin_steps)
+    steps = self.sampling_steps(num_langevin_steps)
     noise_fns = self._per_example_noise(pairs, steps)
     known, values = pyramid.observed_pyramid(images, observed,
                                              self.grid_sizes)

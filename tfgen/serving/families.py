@@ -20,25 +20,6 @@ from tfgen.serving.signature_spec import mask_checks
 from tfgen.serving.signature_spec import Signature
 
 
-def serving_steps(model, num_langevin_steps) -> tuple:
-  """Per-grid Langevin steps of an export: the model's sampling steps or
-  the override (one int >= 0, or one per model grid)."""
-  if num_langevin_steps is None:
-    return tuple(model.num_sampling_steps)
-  steps = (tuple(num_langevin_steps) if isinstance(num_langevin_steps,
-                                                   (list, tuple))
-           else (num_langevin_steps,))
-  num_grids = len(model.num_langevin_steps)
-  if len(steps) == 1:
-    steps *= num_grids
-  if len(steps) != num_grids or any(int(s) != s or s < 0 for s in steps):
-    raise ValueError(
-        f"num_langevin_steps={list(steps)} must be one int >= 0 or one per "
-        f"model grid ({num_grids}, grids {list(model.grid_sizes[1:])}), e.g. "
-        f"{list(model.num_langevin_steps)}.")
-  return tuple(int(s) for s in steps)
-
-
 def multigrid_signatures(model: multigrid.MultigridEBM,
                          num_langevin_steps=None) -> list[Signature]:
   """`serving_default` (seed -> samples) and `inpaint` of a MultigridEBM.
@@ -46,7 +27,7 @@ def multigrid_signatures(model: multigrid.MultigridEBM,
   A class-conditional model takes a `class_id` int64 [batch] input too.
   """
   size, channels = model.grid_sizes[-1], model.channels
-  steps = serving_steps(model, num_langevin_steps)
+  steps = model.sampling_steps(num_langevin_steps)
   seed = tf.TensorSpec([None], tf.int64, name="seed")
   conditional = model.is_conditional
   class_spec = (tf.TensorSpec([None], tf.int64, name="class_id"),)

@@ -20,7 +20,6 @@ import tensorflow as tf
 import tfgen
 from tfgen.serving.families import family_name
 from tfgen.serving.families import family_signatures
-from tfgen.serving.families import serving_steps
 from tfgen.serving.signature_spec import serving_fn
 from tfgen.serving.signature_spec import Signature
 
@@ -45,8 +44,8 @@ def export_metadata(model: keras.Model, signatures: Sequence[Signature],
           "image_shape": [model.grid_sizes[-1], model.grid_sizes[-1],
                           model.channels],
           "num_langevin_steps": (
-              list(serving_steps(model, num_langevin_steps))
-              if hasattr(model, "num_langevin_steps") else None),
+              list(model.sampling_steps(num_langevin_steps))
+              if hasattr(model, "sampling_steps") else None),
           "step_size": list(getattr(model, "step_size", ())),
           "max_batch": int(max_batch),
           "signatures": {
