@@ -120,6 +120,18 @@ def _labelled_splits(dataset: str, image_size: int, data_dir, subcommand):
   return splits[0] + splits[1]
 
 
+def _multigrid_only(model, config, workdir: str, subcommand: str) -> None:
+  """Features and diagnostics read a multigrid model's energy nets."""
+  if config.family != "multigrid":
+    raise app.UsageError(
+        f"--workdir={workdir!r} holds a {type(model).__name__} "
+        f"(family={config.family!r}); `apps.evaluate {subcommand}` reads the "
+        "energy nets and Langevin chains of a multigrid model (train one with "
+        "--family=multigrid). A LAPGAN's samples are scored by `python -m "
+        "apps.evaluate --workdir=...` (add --num_refinements for its "
+        "refinement error).")
+
+
 def features_command(workdir: str, output: str, seed: int, load_workdir,
                      data_dir=None) -> dict:
   """Runs `features`; `load_workdir(path) -> (model, config, step)`."""
@@ -131,6 +143,7 @@ def features_command(workdir: str, output: str, seed: int, load_workdir,
     raise app.UsageError(f"--cnn_epochs={CNN_EPOCHS.value} must be >= 0 (0 "
                          "skips the supervised CNN).")
   model, config, step = load_workdir(workdir)
+  _multigrid_only(model, config, workdir, "features")
   dataset = config.data.dataset
   grids = None
   if FEATURE_GRIDS.value:
@@ -244,6 +257,7 @@ def diagnostics_command(workdir: str, seed: int, load_workdir,
     raise app.UsageError(f"--samplers={','.join(SAMPLERS.value)} must list "
                          "'langevin' and/or 'hmc'.")
   model, config, step = load_workdir(workdir)
+  _multigrid_only(model, config, workdir, "diagnostics")
   from tfgen.metrics import diagnostics  # pylint: disable=g-import-not-at-top
   try:
     history = diagnostics.gradient_norm_history(workdir)

@@ -150,5 +150,19 @@ def test_bad_subcommand_input_is_reported(args, expected, workdir, tmp_path):
   assert expected in result.stderr, result.stderr[-3000:]
 
 
+def test_a_lapgan_workdir_is_refused_naming_its_family(tmp_path):
+  lapgan = str(tmp_path / "lapgan")
+  result = run("apps.train", f"--workdir={lapgan}", "--family=lapgan",
+               "--image_size=8", "--level_sizes=4,8", "--noise_dim=4",
+               "--generator_width=0.125", "--discriminator_width=0.125",
+               "--batch_size=8", "--num_steps=1")
+  assert result.returncode == 0, result.stderr[-2000:]
+  for args in (["features"], ["diagnostics", f"--output_dir={tmp_path}"]):
+    result = run("apps.evaluate", *args, f"--workdir={lapgan}")
+    assert result.returncode == 1
+    assert (f"--workdir={lapgan!r} holds a LAPGAN (family='lapgan'); "
+            f"`apps.evaluate {args[0]}` reads the energy nets") in result.stderr
+
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))
