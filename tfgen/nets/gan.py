@@ -140,12 +140,12 @@ def build_coarse_generator(size: int, channels: int, noise_dim: int,
   filters = spec.generator_filters
   x = keras.layers.Dense(start * start * filters[0], name="project")(x)
   x = keras.layers.Reshape((start, start, filters[0]))(x)
-  x = keras.layers.BatchNormalization(momentum=0.9)(x)
+  x = keras.layers.BatchNormalization(momentum=0.9, synchronized=True)(x)
   x = keras.layers.ReLU()(x)
   for i in range(stages):
     x = keras.layers.Conv2DTranspose(filters[min(i + 1, len(filters) - 1)], 4,
                                      2, padding="same", name=f"up{i + 1}")(x)
-    x = keras.layers.BatchNormalization(momentum=0.9)(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, synchronized=True)(x)
     x = keras.layers.ReLU()(x)
   x = keras.layers.Conv2D(channels, 3, padding="same", name="to_image")(x)
   images = keras.layers.Activation("tanh")(x)
@@ -179,7 +179,7 @@ def build_residual_generator(size: int, channels: int, num_classes: int,
   for i, filters in enumerate(spec.generator_filters):
     x = keras.layers.Conv2D(filters, 3, padding="same",
                             name=f"conv{i + 1}")(x)
-    x = keras.layers.BatchNormalization(momentum=0.9)(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, synchronized=True)(x)
     x = keras.layers.ReLU()(x)
   residual = keras.layers.Conv2D(channels, 3, padding="same",
                                  name="to_residual")(x)
