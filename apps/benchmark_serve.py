@@ -5,7 +5,11 @@ a tiny one: one iteration of the digits config, enough for timing), then
 times, interleaved, requests of 1, 16 and 64 samples through
 
 * `in_process`: the trained model's `sample_from_seeds` in a `tf.function`
-  (how `model.sample` runs), the baseline;
+  (how `model.sample` runs), the baseline; it traces each batch size it
+  first sees with that size fixed;
+* `in_process_any_batch`: the same function traced once for any batch size
+  (`input_signature` [None], as a serving signature must be): the cost of a
+  dynamic batch dimension alone;
 * `saved_model`: the export's `serving_default` signature after
   `tf.saved_model.load` (adds the input checks, [0, 1] scaling and PNG
   encoding of the export);
@@ -32,7 +36,7 @@ from typing import Callable, Optional, Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_NAME = "multigrid"
-PATHS = ("in_process", "saved_model", "rest")
+PATHS = ("in_process", "in_process_any_batch", "saved_model", "rest")
 
 
 def train_tiny(workdir: str, grids: Sequence[int], batch_size: int,
@@ -125,12 +129,17 @@ def _calls(model, loaded, rest_client, batches) -> dict:
   from tfgen.mcmc import runner
   in_process = runner.compile_fn(lambda seeds: model.sample_from_seeds(
       seeds)[-1], model.sampler_jit_compile)
+  any_batch = tf.function(lambda seeds: model.sample_from_seeds(seeds)[-1],
+                          input_signature=[tf.TensorSpec([None], tf.int64)],
+                          jit_compile=bool(model.sampler_jit_compile))
   serving = loaded.signatures["serving_default"]
   calls = {}
   for n in batches:
     seeds = tf.range(n, dtype=tf.int64)
     calls[f"in_process/{n}"] = (lambda s: lambda: in_process(s).numpy())(
         seeds)
+    calls[f"in_process_any_batch/{n}"] = (
+        lambda s: lambda: any_batch(s).numpy())(seeds)
     calls[f"saved_model/{n}"] = (lambda s: lambda: serving(seed=s)[
         "images"].numpy())(seeds)
     calls[f"rest/{n}"] = (lambda s: lambda: rest_client.predict(s))(
@@ -178,6 +187,8 @@ def run(workdir: Optional[str], batches: Sequence[int], requests: int,
                      "requests": len(seconds)}
       base = row["in_process"]["p50"]
       row["saved_model_vs_in_process"] = row["saved_model"]["p50"] / base
+      row["saved_model_vs_in_process_any_batch"] = (
+          row["saved_model"]["p50"] / row["in_process_any_batch"]["p50"])
       row["rest_vs_in_process"] = row["rest"]["p50"] / base
       latency[str(n)] = row
     return {
@@ -204,11 +215,12 @@ def show(report: dict) -> None:
         f"{model['num_langevin_steps']}, {report['requests_per_batch']} "
         "requests per batch size (p50 / p95 in ms)")
   print(f"{'samples':>7s} " + " ".join(f"{p:>21s}" for p in PATHS)
-        + f" {'SM/in':>6s} {'REST/in':>7s}")
+        + f" {'SM/in':>6s} {'SM/any':>6s} {'REST/in':>7s}")
   for n, row in report["latency"].items():
     cells = " ".join(f"{row[p]['p50'] * 1e3:10.1f} /{row[p]['p95'] * 1e3:9.1f}"
                      for p in PATHS)
     print(f"{n:>7s} {cells} {row['saved_model_vs_in_process']:6.2f} "
+          f"{row['saved_model_vs_in_process_any_batch']:6.2f} "
           f"{row['rest_vs_in_process']:7.2f}")
   for target in report["targets"]:
     print(f"{target['target']} ({target['where']}): {target['value']:.2f} "

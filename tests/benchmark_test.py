@@ -113,10 +113,12 @@ def test_serve_times_three_paths_and_stops_the_server():
                  "--serve_requests=2"], timeout=600)
   assert set(report["latency"]) == {"1", "3"}
   for row in report["latency"].values():
-    for path in ("in_process", "saved_model", "rest"):
+    for path in ("in_process", "in_process_any_batch", "saved_model",
+                 "rest"):
       assert 0 < row[path]["p50"] <= row[path]["p95"]
       assert row[path]["requests"] == 2
     assert row["saved_model_vs_in_process"] > 0
+    assert row["saved_model_vs_in_process_any_batch"] > 0
   assert report["model"]["trained_here"]
   assert report["server_exit_code"] == 0  # Stopped by SIGTERM, cleanly.
   assert len(report["targets"]) == 2
