@@ -85,5 +85,52 @@ def test_signature_validation_refuses_bad_values_and_serves_good_ones():
   assert served(tf.constant([4], tf.int64))["images"].shape == (1, 2, 2, 1)
 
 
+def _branch_fn(generate, specs):
+  return tf.function(
+      lambda *args: signature_spec.generate_with_single_instance_branch(
+          generate, {spec.name: arg for spec, arg in zip(specs, args)}),
+      input_signature=specs)
+
+
+def test_a_batch_of_one_runs_a_graph_traced_for_a_batch_of_one():
+  # The traced batch size is baked into the output: 1 on the single-instance
+  # branch, -1 (unknown) on the any-batch one.
+  seed_spec = [tf.TensorSpec([None], tf.int64, name="seed")]
+  fn = _branch_fn(lambda seed: tf.fill(
+      tf.shape(seed), float(seed.shape[0] or -1)), seed_spec)
+  np.testing.assert_array_equal(fn(tf.constant([4], tf.int64)), [1.0])
+  np.testing.assert_array_equal(fn(tf.constant([4, 5, 6], tf.int64)),
+                                [-1.0, -1.0, -1.0])
+
+
+def test_the_single_instance_branch_does_not_leak_its_size_into_the_other():
+  # Pinning the batch on the inputs themselves made larger requests fail:
+  # with tf.reshape to [1, ...] the batch checks and a tf.map_fn of the other
+  # branch saw one row, with tf.ensure_shape the branch's check ran for every
+  # batch (both fail here; set_shape on an identity of the input failed the
+  # inpaint tests of signatures_test.py). Inputs like the inpaint
+  # signature's: two unknown in every dimension, and a seed.
+  served = _served(signature_spec.Signature(
+      name="inpaint",
+      inputs=(tf.TensorSpec([None, None, None, None], tf.float32,
+                            name="image"),
+              tf.TensorSpec([None, None, None, None], tf.float32,
+                            name="mask"),
+              tf.TensorSpec([None], tf.int64, name="seed")),
+      generate=lambda image, mask, seed: image * (1.0 - mask) + tf.map_fn(
+          lambda s: tf.cast(s, tf.float32) / 10.0, seed,
+          fn_output_signature=tf.float32)[:, None, None, None] * mask,
+      validate=lambda **_: [], example={}), max_batch=4)
+  for batch in (1, 4, 1, 2):
+    image = np.linspace(-1, 1, batch * 8, dtype=np.float32).reshape(
+        batch, 2, 2, 2)
+    mask = np.zeros_like(image)
+    mask[:, 0] = 1.0
+    seed = np.arange(batch, dtype=np.int64) + 3
+    out = served(tf.constant(image), tf.constant(mask),
+                 tf.constant(seed))["images"].numpy()
+    expected = np.where(mask > 0, (seed / 10.0)[:, None, None, None], image)
+    np.testing.assert_allclose(out, (expected + 1.0) / 2.0, atol=1e-6)
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))
