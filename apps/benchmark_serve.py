@@ -167,9 +167,17 @@ def run(workdir: Optional[str], batches: Sequence[int], requests: int,
       train_tiny(workdir, grids, batch_size, num_langevin_steps, net_width)
     export_base = os.path.join(scratch, "export")
     printer("serve: exporting (python -m export)")
+    started = time.perf_counter()
     path = export(workdir, export_base)
+    export_seconds = time.perf_counter() - started
     model, config, step = workdir_lib.load_model(workdir)
+    started = time.perf_counter()
     loaded = tf.saved_model.load(path)
+    export_cost = {
+        "export_command_seconds": export_seconds,
+        "saved_model_pb_bytes": os.path.getsize(
+            os.path.join(path, "saved_model.pb")),
+        "load_seconds": time.perf_counter() - started}
     printer("serve: starting the dev server (python -m export.serve)")
     with DevServer(export_base, os.path.join(scratch, "serve.log")) as server:
       calls = _calls(model, loaded, client.Client(server.url, MODEL_NAME),
@@ -199,6 +207,7 @@ def run(workdir: Optional[str], batches: Sequence[int], requests: int,
                   "dataset": config.data.dataset,
                   "trained_here": trained_here},
         "requests_per_batch": requests,
+        "export": export_cost,
         "server_exit_code": server.exit_code,
         "latency": latency,
         "targets": [{"target": "saved_model_vs_in_process <= 1.3",
@@ -222,6 +231,11 @@ def show(report: dict) -> None:
     print(f"{n:>7s} {cells} {row['saved_model_vs_in_process']:6.2f} "
           f"{row['saved_model_vs_in_process_any_batch']:6.2f} "
           f"{row['rest_vs_in_process']:7.2f}")
+  cost = report["export"]
+  print(f"python -m export {cost['export_command_seconds']:.1f} s (process "
+        f"start and imports included), saved_model.pb "
+        f"{cost['saved_model_pb_bytes'] / 1e6:.2f} MB, tf.saved_model.load "
+        f"{cost['load_seconds']:.1f} s")
   for target in report["targets"]:
     print(f"{target['target']} ({target['where']}): {target['value']:.2f} "
           f"{'met' if target['met'] else 'MISSED'}")

@@ -122,6 +122,9 @@ def test_serve_times_three_paths_and_stops_the_server():
   assert report["model"]["trained_here"]
   assert report["server_exit_code"] == 0  # Stopped by SIGTERM, cleanly.
   assert len(report["targets"]) == 2
+  cost = report["export"]
+  assert cost["export_command_seconds"] > cost["load_seconds"] > 0
+  assert cost["saved_model_pb_bytes"] > 10_000
 
 
 @pytest.mark.parametrize("args", [["bogus"], [], ["sampler", "train"]])
