@@ -132,5 +132,6 @@ def test_the_single_instance_branch_does_not_leak_its_size_into_the_other():
     expected = np.where(mask > 0, (seed / 10.0)[:, None, None, None], image)
     np.testing.assert_allclose(out, (expected + 1.0) / 2.0, atol=1e-6)
 
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

@@ -134,8 +134,9 @@ def generate_with_single_instance_branch(generate: Callable[..., tf.Tensor],
   slower than the same sampler traced for a batch of 1 (docs/benchmarks.md,
   Serve). The batch-1 branch is `generate` traced again on inputs whose
   batch dimension is pinned to 1, chosen by a `tf.cond` at run time; both
-  branches compute the same images (a batch-of-one request equals the
-  matching row of a larger batch), only the graph differs.
+  branches compute the same function of the inputs (tests/signatures_test.py
+  compares a one-instance request with its row of a larger request, bit for
+  bit, on a tiny net), only the graph differs.
 
   Args:
     generate: (**inputs) -> images [batch, ...].
