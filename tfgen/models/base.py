@@ -1,0 +1,135 @@
+"""The family contract: what every model family's `keras.Model` implements.
+
+A family's model subclasses `GenerativeModel` and provides
+
+* `update_step(batch, step) -> dict of scalar metrics`: one per-replica
+  training update (every optimizer the family owns), the noise a pure
+  function of `step` (an int64 scalar tensor) and the model's seed;
+* `sample_from_seeds(seeds, **conditions) -> list of images`: one image per
+  seed (an image depends only on its seed and conditions, never on its
+  batch-mates), coarse to fine or step by step, the final image last; float32
+  NHWC in [-1, 1];
+* `get_config()` (and the constructor it feeds, so `from_config` and
+  `keras.saving.load_model` round-trip);
+* `checkpoint_objects()`: the trackables a training checkpoint holds besides
+  the Trainer's step counter (default: the model alone, which tracks its nets
+  and the optimizers it owns as attributes);
+* `metric_info()`: {metric name: `MetricInfo`}, the structured scale of each
+  metric (which grid / level / canvas step it belongs to) so the Trainer
+  never parses names.
+
+`train_step(batch)` (what Keras `fit` and `tfgen.train`'s loop call) is
+defined here: it runs `update_step` at the current step and, when the model
+counts its own steps (Keras `fit`), advances the counter. Under the Trainer
+the counter is the Trainer's `tf.Variable` (`attach_step_counter`), saved in
+every checkpoint and advanced by the Trainer once per global step, so no
+family needs an optimizer just to count steps.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import keras
+import tensorflow as tf
+
+
+class MetricInfo(NamedTuple):
+  """What a training metric measures and at which scale.
+
+  quantity: e.g. 'loss', 'd_loss', 'delta_rms'.
+  scale_kind: 'grid', 'level', 'canvas_step', or None (whole model).
+  scale: the grid / level side in pixels or the step index (None if none).
+  show: whether the progress line prints it.
+  """
+  quantity: str
+  scale_kind: Optional[str] = None
+  scale: Optional[int] = None
+  show: bool = False
+
+
+class _StepSource:
+  """Holds the step counter outside Keras / TF tracking (not a weight).
+
+  The counter belongs to whoever trains the model (the Trainer's checkpoint
+  saves it), so it must not become a variable of the model itself: the
+  model's checkpoints and `.keras` files stay the same with or without it.
+  """
+
+  def __init__(self, variable: tf.Variable, owned: bool):
+    self.variable = variable
+    self.owned = owned
+
+
+class GenerativeModel(keras.Model):
+  """Base class of every family's model (see the module docstring)."""
+
+  # ---- the step counter --------------------------------------------------
+  def attach_step_counter(self, variable: tf.Variable) -> None:
+    """Uses `variable` (int64 scalar, advanced by its owner) as the step."""
+    self.__dict__["_tfgen_step_source"] = _StepSource(variable, owned=False)
+
+  @property
+  def step_counter(self) -> tf.Variable:
+    """The int64 step whose value seeds the next `train_step`.
+
+    Created on first use when nothing is attached (Keras `fit`); then
+    `train_step` advances it itself.
+    """
+    source = self.__dict__.get("_tfgen_step_source")
+    if source is None:
+      with tf.init_scope():
+        variable = tf.Variable(0, dtype=tf.int64, trainable=False,
+                               name="tfgen_step")
+      source = _StepSource(variable, owned=True)
+      self.__dict__["_tfgen_step_source"] = source
+    return source.variable
+
+  def train_step(self, data):
+    """One update of every net at the current step; scalar metrics."""
+    counter = self.step_counter
+    metrics = self.update_step(data, tf.convert_to_tensor(counter))
+    if self.__dict__["_tfgen_step_source"].owned:
+      counter.assign_add(1)
+    return metrics
+
+  # ---- what each family implements -------------------------------------
+  def update_step(self, batch, step: tf.Tensor) -> dict:
+    """One per-replica update at `step` (int64 scalar); scalar metrics."""
+    raise NotImplementedError(f"{type(self).__name__}.update_step")
+
+  def sample_from_seeds(self, seeds, **conditions) -> list:
+    """One image per seed (int64 [B] or int32 [B, 2]); final image last."""
+    raise NotImplementedError(f"{type(self).__name__}.sample_from_seeds")
+
+  def checkpoint_objects(self) -> dict:
+    """Trackables of a training checkpoint, by checkpoint key."""
+    return {"model": self}
+
+  def metric_info(self) -> dict:
+    """{metric name: MetricInfo} of the metrics `update_step` returns."""
+    return {}
+
+  def set_learning_rate(self, learning_rate: float) -> None:
+    """Sets the learning rate of every optimizer the model owns."""
+    for optimizer in self.owned_optimizers():
+      optimizer.learning_rate = float(learning_rate)
+
+  def owned_optimizers(self) -> list:
+    """The optimizers `update_step` applies (default: the compiled one)."""
+    optimizer = getattr(self, "optimizer", None)
+    return [optimizer] if optimizer is not None else []
+
+  @property
+  def needs_adapt(self) -> bool:
+    """Whether `adapt(images, labels)` must run before training/sampling."""
+    return False
+
+  def adapt(self, images, labels=None) -> None:
+    """Reads what sampling needs from training data (default: nothing)."""
+    del images, labels
+
+  @property
+  def final_image_size(self) -> int:
+    """Side in pixels of the images `sample_from_seeds` returns last."""
+    raise NotImplementedError(f"{type(self).__name__}.final_image_size")
