@@ -16,7 +16,12 @@ A family's model subclasses `GenerativeModel` and provides
   and the optimizers it owns as attributes);
 * `metric_info()`: {metric name: `MetricInfo`}, the structured scale of each
   metric (which grid / level / canvas step it belongs to) so the Trainer
-  never parses names.
+  never parses names;
+* `set_learning_rate_scale(scale)`: every owned optimizer at `scale` times
+  its configured rate (divergence back-off);
+* optionally `discriminator_logits(images, **conditions)` (GAM battles),
+  `needs_adapt` / `adapt(images, labels)` (data sampling needs, e.g. the
+  multigrid start bank) and `final_image_size`.
 
 `train_step(batch)` (what Keras `fit` and `tfgen.train`'s loop call) is
 defined here: it runs `update_step` at the current step and, when the model
@@ -110,15 +115,25 @@ class GenerativeModel(keras.Model):
     """{metric name: MetricInfo} of the metrics `update_step` returns."""
     return {}
 
-  def set_learning_rate(self, learning_rate: float) -> None:
-    """Sets the learning rate of every optimizer the model owns."""
-    for optimizer in self.owned_optimizers():
-      optimizer.learning_rate = float(learning_rate)
+  def set_learning_rate_scale(self, scale: float) -> None:
+    """Sets every owned optimizer's learning rate to `scale` x configured.
 
-  def owned_optimizers(self) -> list:
-    """The optimizers `update_step` applies (default: the compiled one)."""
-    optimizer = getattr(self, "optimizer", None)
-    return [optimizer] if optimizer is not None else []
+    Divergence back-off halves `scale`; 1.0 restores the configured rates.
+    Families with several optimizers (and rates) override this.
+    """
+    raise NotImplementedError(f"{type(self).__name__}.set_learning_rate_scale")
+
+  def backoff_settings(self) -> dict:
+    """Current values of the settings back-off changes, for messages."""
+    return {}
+
+  def discriminator_logits(self, images: tf.Tensor, **conditions):
+    """Logits [B] of the model's final discriminator ('battle' families).
+
+    images: float32 [B, S, S, C] in [-1, 1], S = `final_image_size`.
+    """
+    raise NotImplementedError(
+        f"{type(self).__name__} has no discriminator to battle with.")
 
   @property
   def needs_adapt(self) -> bool:
