@@ -47,7 +47,7 @@ def test_unknown_json_settings_are_rejected():
     ("model", dict(method="cd"), r"grid_sizes=\[1, 4, 16\] must be \[start"),
     ("model", dict(sampler="mala"), "sampler='mala'"),
     ("model", dict(num_leapfrog_steps=0), "num_leapfrog_steps=0"),
-    ("model", dict(num_sampling_steps=(0,)), "num_sampling_steps=0"),
+    ("model", dict(num_sampling_steps=(-1,)), "num_sampling_steps"),
     ("model", dict(num_sampling_steps=(1, 2, 3)), "num_sampling_steps"),
 ])
 def test_invalid_settings_name_the_setting_and_value(section, changes, match):

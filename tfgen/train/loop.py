@@ -149,17 +149,15 @@ class Trainer:
                                      self.training_state)
     if float(self.training_state.step_size_scale.numpy()) != 1.0 or float(
         self.training_state.learning_rate_scale.numpy()) != 1.0:
+      settings = self.model.backoff_settings()
       self.printer(
-          "Using the backed-off settings recorded in the checkpoint "
-          f"(divergence back-off): {self._backoff_text()}.")
+          f"Using the backed-off step_size={settings.get('step_size', [])} "
+          f"and learning_rate={settings.get('learning_rate', 0.0):.3g} "
+          "recorded in the checkpoint (divergence back-off).")
     self._step_fn = None
     self._saved_step = self.step  # Saved, or the empty start.
     self.stopped_by: Optional[str] = None
 
-  def _backoff_text(self) -> str:
-    return ", ".join(f"{name}={value:.3g}" if isinstance(value, float)
-                     else f"{name}={value}"
-                     for name, value in self.model.backoff_settings().items())
 
   @property
   def step(self) -> int:
@@ -254,11 +252,13 @@ class Trainer:
     c = self.config.train
     last = checkpoints.candidates(self.paths["checkpoints"])
     last = repr(last[0]) if last else "none was written yet"
+    settings = self.model.backoff_settings()
     if c.on_divergence == "restore":
       return DivergenceError(
           f"Training diverged at step {step}: {bad}. Gave up after {retries} "
           f"restores (--max_divergence_retries={c.max_divergence_retries}; "
-          f"now {self._backoff_text()}). Nothing was "
+          f"step_size is now {settings.get('step_size', [])}, learning_rate "
+          f"{settings.get('learning_rate', 0.0):.3g}). Nothing was "
           f"saved after the last good checkpoint ({last}). Lower --step_size "
           "or --learning_rate and rerun the same command to resume, or "
           "raise --max_divergence_retries.")
