@@ -40,8 +40,12 @@ class LapganConfig:
       "an input of every level).")
 
   def validate(self, data, train, num_replicas: int = 1) -> None:
-    """Raises ValueError naming the setting, its value and the fix."""
-    del num_replicas
+    """Raises ValueError naming the setting, its value and the fix.
+
+    (`ExperimentConfig.validate` refuses the step-size back-off for every
+    family without a sampler step size, LAPGAN's included.)
+    """
+    del train, num_replicas
     pyramid.validate_level_sizes(self.level_sizes, data.image_size)
     self.check_values()
     if self.condition_on_label and not data.num_classes:
@@ -49,12 +53,6 @@ class LapganConfig:
           f"condition_on_label=True needs a labelled dataset, but "
           f"dataset={data.dataset!r} has no labels; use e.g. digits, "
           "mnist or cifar10, or --nocondition_on_label.")
-    if (train.on_divergence == "restore"
-        and train.divergence_backoff == "step_size"):
-      raise ValueError(
-          "divergence_backoff='step_size' does not apply to family='lapgan' "
-          "(a GAN has no sampler step size); pass "
-          "--divergence_backoff=learning_rate.")
 
   def check_values(self) -> None:
     """The checks that need nothing but the settings (the model runs them)."""
