@@ -26,7 +26,8 @@ import time
 import numpy as np
 import pytest
 
-from tfgen import config as config_lib
+import support
+from tfgen import families
 from tfgen.train import loop
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,16 +56,11 @@ print(json.dumps(dict(history=history, chief=trainer.is_chief,
 """
 
 
-def tiny_config(strategy):
-  return config_lib.ExperimentConfig(
-      data=config_lib.DataConfig(dataset="digits", image_size=8),
-      model=config_lib.MultigridConfig(
-          grid_sizes=(1, 4, 8), num_langevin_steps=(2,), net_width=0.125,
-          start_bank_size=16),
-      train=config_lib.TrainConfig(
-          num_steps=NUM_STEPS, batch_size=8, learning_rate=1e-3,
-          strategy=strategy, checkpoint_every=2, summary_every=1,
-          sample_every=NUM_STEPS, num_sample_images=4))
+def tiny_config(strategy, family="multigrid"):
+  return support.tiny_config(
+      family, num_steps=NUM_STEPS, batch_size=8, learning_rate=1e-3,
+      strategy=strategy, checkpoint_every=2, summary_every=1,
+      sample_every=NUM_STEPS, num_sample_images=4)
 
 
 def free_ports(count):
@@ -112,10 +108,17 @@ def run_workers(tmp_path, config):
   return outputs, scratch
 
 
+# Every registered family (the conformance suite's 2-process check).
+@pytest.fixture(scope="module", params=families.names())
+def family(request):
+  return request.param
+
+
 @pytest.fixture(scope="module")
-def two_workers(tmp_path_factory):
-  tmp_path = tmp_path_factory.mktemp("multi_worker")
-  outputs, scratch = run_workers(tmp_path, tiny_config("multi_worker"))
+def two_workers(tmp_path_factory, family):
+  tmp_path = tmp_path_factory.mktemp(f"multi_worker_{family}")
+  outputs, scratch = run_workers(tmp_path, tiny_config("multi_worker",
+                                                       family))
   reports = []
   for index, (code, out, err) in enumerate(outputs):
     assert code == 0, f"worker {index} exited {code}:\n{err[-3000:]}"
@@ -127,14 +130,15 @@ def two_workers(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def one_process(tmp_path_factory):
+def one_process(tmp_path_factory, family):
   history = []
   trainer = loop.Trainer(
-      tiny_config("default"), str(tmp_path_factory.mktemp("single")),
+      tiny_config("default", family),
+      str(tmp_path_factory.mktemp(f"single_{family}")),
       printer=lambda _: None,
       on_step=lambda step, metrics: history.append(metrics))
   trainer.run()
-  return dict(history=history,
+  return dict(history=history, info=trainer.model.metric_info(),
               weights=[np.asarray(w) for w in trainer.model.weights])
 
 
@@ -147,7 +151,7 @@ def test_both_workers_finish_with_bitwise_equal_weights(two_workers):
     np.testing.assert_array_equal(a, b)
 
 
-def test_only_the_chief_writes_the_workdir(two_workers):
+def test_only_the_chief_writes_the_workdir(two_workers, family):
   workdir = two_workers["workdir"]
   checkpoints = workdir / "checkpoints"
   # Saved at step 2 (checkpoint_every) and at the end (step 3), once each.
@@ -155,8 +159,9 @@ def test_only_the_chief_writes_the_workdir(two_workers):
       "checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index",
       "ckpt-3.data-00000-of-00001", "ckpt-3.index"]
   assert len(glob.glob(str(workdir / "summaries" / "events.out.*"))) == 1
-  assert sorted(os.listdir(workdir / "samples")) == [
-      f"step{NUM_STEPS:07d}_grid{g}.png" for g in (1, 4, 8)]
+  assert sorted(os.listdir(workdir / "samples")) == sorted(
+      f"step{NUM_STEPS:07d}_{name}.png" for name in
+      families.build_model(tiny_config("default", family)).sample_names())
   assert (workdir / "config.json").exists()
   # The non-chief's scratch checkpoints were removed.
   assert os.listdir(two_workers["scratch"]) == []
@@ -169,9 +174,10 @@ def test_losses_and_weights_equal_one_process_with_the_global_batch(
   for step, (multi, single) in enumerate(zip(history,
                                              one_process["history"])):
     for name in single:
-      # Means over the batch (grad_l1 and sample_abs_max are per-replica
-      # norms and maxima, averaged over replicas: not global quantities).
-      if name.startswith(("loss/", "score_")):
+      # Means over the batch (grad_l1, sample_abs_max and accuracies are
+      # per-replica norms, maxima or counts averaged over replicas).
+      quantity = one_process["info"][name].quantity
+      if quantity.endswith("loss") or quantity.startswith("score_"):
         assert multi[name] == pytest.approx(single[name], abs=1e-5), (
             step + 1, name)
   scale = max(float(np.max(np.abs(w))) for w in one_process["weights"])
