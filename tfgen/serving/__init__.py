@@ -1,8 +1,10 @@
 """Serving: SavedModel signatures, TF Serving's directory layout, a client.
 
-* `signatures`: each family's serving signatures (`serving_default`:
-  per-instance `seed` -> `images`, `images_bytes`; `inpaint` for multigrid)
-  with in-graph input checks, built into a `keras.export.ExportArchive`.
+* `signature_spec`: one signature's inputs, in-graph input checks and
+  outputs (per-instance `seed` -> `images`, `images_bytes`).
+* `families`: the multigrid and LAPGAN signatures (`serving_default`,
+  `inpaint`, `refine`); each family's row in `tfgen.families` names its
+  builder. `export.archive` puts them into a `keras.export.ExportArchive`.
 * `layout`: TF Serving's versioned `BASE/NAME/N/` layout, written atomically,
   and `BASE/models.config`.
 * `client`: `Client(url, model_name)` for TF Serving's REST (and gRPC) API.

@@ -11,9 +11,9 @@ bit-identical images and TF Serving's row format (`{"instances": [{"seed":
 Inputs are checked inside the graph (`tf.debugging.Assert`): an empty batch,
 a batch above `max_batch`, a wrong image shape, a mask that is not 0/1 fail
 with an InvalidArgumentError whose message starts with the input's name
-(TF Serving answers those with HTTP 400). The families' signatures are in
-`tfgen.serving.families`, the SavedModel around them in
-`tfgen.serving.signatures`.
+(TF Serving answers those with HTTP 400). The families' signatures are
+named by their rows in `tfgen.families`, the SavedModel around them is
+`export.archive`'s.
 """
 
 from __future__ import annotations
