@@ -361,3 +361,19 @@ def test_signatures_serve_the_sample_and_each_canvas():
                                atol=1e-6)
   with pytest.raises(tf.errors.InvalidArgumentError, match="canvas_step"):
     canvas(seeds, tf.constant([0, 1, 2, 4], tf.int64))
+
+
+# ---- canvas panel --------------------------------------------------------------
+def test_canvas_panel_puts_samples_in_rows_and_steps_in_columns(tmp_path):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from tfgen.vis import canvas  # pylint: disable=g-import-not-at-top
+  steps = [np.full([2, 4, 4, 1], t / 3.0, np.float32) for t in range(3)]
+  panel = canvas.canvas_panel(steps, padding=1)
+  assert panel.shape == (2 * 5 - 1, 3 * 5 - 1, 1)
+  np.testing.assert_allclose(panel[0, 5 * 2], 2 / 3.0)  # Row 0, column t=3.
+  png = canvas.save_canvas_panel(steps, str(tmp_path / "p.png"))
+  gif = canvas.save_drawing_gif(steps, str(tmp_path / "d.gif"))
+  assert Image.open(png).size[0] >= 256
+  assert Image.open(gif).n_frames == 3
+  with pytest.raises(ValueError, match="canvases must be"):
+    canvas.canvas_panel([])
