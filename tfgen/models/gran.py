@@ -230,6 +230,13 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
     kwargs.setdefault("jit_compile", False)
     super().compile(optimizer=optimizer, **kwargs)
 
+  def get_compile_config(self):
+    return {"jit_compile": False}
+
+  def compile_from_config(self, config):
+    """Re-compiles a loaded model (the step-counter optimizer only)."""
+    self.compile(jit_compile=bool(config.get("jit_compile", False)))
+
   def _decay_learning_rates(self, step: tf.Tensor) -> None:
     decay = self._settings.learning_rate_decay_steps
     if not decay:

@@ -116,6 +116,18 @@ class GranSampling:
                        f"[0, {self.num_classes}).")
     return tf.constant(values, tf.int32)
 
+  def sample_classes(self, num_samples: int, seed=(0, 0),
+                     first_index: int = 0, class_id=None):
+    """int32 [N] classes `sample(...)` with these arguments uses (None if
+    unconditional): `class_id` repeated, else drawn from each seed."""
+    classes = self.check_class_id(class_id)
+    if not self.num_classes:
+      return None
+    if classes is not None:
+      return np.broadcast_to(classes.numpy(), [num_samples]).astype(np.int32)
+    pairs = self.example_seeds(seed, int(num_samples), int(first_index))
+    return self._class_ids(pairs, None).numpy()
+
   def sample(self, num_samples: int, seed=(0, 0), first_index: int = 0,
              class_id=None, num_canvas_steps=None) -> list[tf.Tensor]:
     """`num_samples` samples: the canvases over t, the image last.
