@@ -50,6 +50,11 @@ BATCH_SIZE = flags.DEFINE_integer(
 TOLERANCE = flags.DEFINE_float(
     "test_ratio_tolerance", 0.3, "A winner needs |r_test - 1| <= this "
     "(0.3 admits every battle the paper's Table 2 decided).")
+VALIDITY = flags.DEFINE_enum(
+    "validity", "ratio", ["ratio", "ratio_or_difference"],
+    "When a battle is valid: 'ratio' (the paper's: |r_test - 1| <= "
+    "--test_ratio_tolerance) or 'ratio_or_difference' (also when the test "
+    "errors' difference is not significant; for small test splits).")
 NUM_BOOTSTRAP = flags.DEFINE_integer("num_bootstrap", 1000,
                                      "Bootstrap resamples of the intervals.")
 CONFIDENCE = flags.DEFINE_float("confidence", 0.95, "Interval confidence.")
@@ -77,8 +82,12 @@ def load_battler(entry: str):
   import keras
   from tfgen.metrics import gam
   path, steps = _split_steps(entry)
-  name = os.path.basename(os.path.normpath(path)) + (
-      f"@{steps}" if steps else "")
+  base = os.path.basename(os.path.normpath(path))
+  if base.endswith(".keras"):  # runs/gran3/model.keras -> gran3
+    stem = base[:-len(".keras")]
+    base = os.path.basename(os.path.dirname(os.path.abspath(path))) if (
+        stem == "model") else stem
+  name = base + (f"@{steps}" if steps else "")
   if path.endswith(".keras"):
     if not os.path.exists(path):
       raise app.UsageError(f"--workdirs entry {path!r} does not exist.")
@@ -143,6 +152,7 @@ def main(argv):
   test = data.arrays(dataset, SPLIT.value, size,
                      max_examples=NUM_TEST.value or None)[0]
   options = dict(test_ratio_tolerance=TOLERANCE.value,
+                 validity=VALIDITY.value,
                  num_bootstrap=NUM_BOOTSTRAP.value,
                  confidence=CONFIDENCE.value)
   results = []

@@ -155,3 +155,20 @@ def test_gran_players_battle_themselves_with_r_test_one():
                       num_bootstrap=20)
   assert result.r_test == 1.0 or math.isnan(result.r_test)
   assert result.num_samples_1 == result.num_samples_2 == 20
+
+
+def test_difference_validity_accepts_test_errors_of_one_and_zero():
+  # 1 of 359 vs 0 of 359 test images called fake: r_test = inf (a tie by
+  # the ratio rule), but the difference is not significant.
+  args = (_logits(358, 359), _logits(359, 359), _logits(800, 1000),
+          _logits(10, 1000))
+  strict = gam.battle_from_logits(*args, num_bootstrap=500)
+  assert strict.r_test == math.inf and strict.winner == "tie"
+  assert strict.r_sample_interval[0] > 1
+  loose = gam.battle_from_logits(*args, num_bootstrap=500,
+                                 validity="ratio_or_difference")
+  assert loose.test_difference_interval[0] <= 0 <= (
+      loose.test_difference_interval[1])
+  assert loose.winner == "2"
+  with pytest.raises(ValueError, match="validity='x' is not one of"):
+    gam.battle_from_logits(*args, validity="x")

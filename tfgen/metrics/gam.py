@@ -25,6 +25,12 @@ tolerance; this module makes both parts explicit (`winner_rule`):
   images are resampled jointly for both discriminators (one test set,
   paired), each sample set independently.
 
+`validity='ratio_or_difference'` (not the default) also accepts a battle
+whose test errors do not differ significantly (the bootstrap interval of
+ε_test_1 - ε_test_2 contains 0): with a few hundred test images and good
+discriminators the test errors are counts like 1 and 0, and r_test = 1/0 is
+inf although neither discriminator over-fits measurably more.
+
 Also reported: `winner_paper` (eq. 11 on the point estimates, with the same
 tolerance, no interval) and `winner_official` (the official battle.py:
 accuracy ratio (1 - ε_1_on_2) / (1 - ε_2_on_1) > 1 -> M1, never a tie).
@@ -48,6 +54,7 @@ import numpy as np
 DEFAULT_TOLERANCE = 0.3
 DEFAULT_BOOTSTRAP = 1000
 DEFAULT_CONFIDENCE = 0.95
+VALIDITY_RULES = ("ratio", "ratio_or_difference")
 
 
 def ratio(numerator: float, denominator: float) -> float:
@@ -64,18 +71,26 @@ def called_real(logits) -> np.ndarray:
 
 def winner_rule(r_test: float, r_sample: float,
                 r_sample_interval: Optional[tuple[float, float]] = None,
-                test_ratio_tolerance: float = DEFAULT_TOLERANCE) -> str:
+                test_ratio_tolerance: float = DEFAULT_TOLERANCE,
+                test_difference_interval: Optional[tuple[float, float]] = None,
+                ) -> str:
   """'1', '2' or 'tie' (see the module docstring).
 
   Without an interval the point estimate decides (eq. 11 with the
   tolerance); with one, a winner needs the whole interval on one side of 1.
+  `test_difference_interval` (validity='ratio_or_difference'): the battle is
+  also valid when this interval of ε_test_1 - ε_test_2 contains 0.
   """
   if not test_ratio_tolerance >= 0:
     raise ValueError(f"test_ratio_tolerance={test_ratio_tolerance} must be "
                      ">= 0, e.g. 0.3.")
-  if math.isnan(r_test) or math.isnan(r_sample):
+  if math.isnan(r_sample):
     return "tie"
-  if not abs(r_test - 1.0) <= test_ratio_tolerance:
+  valid = not math.isnan(r_test) and abs(r_test - 1.0) <= test_ratio_tolerance
+  if test_difference_interval is not None:
+    low, high = test_difference_interval
+    valid = valid or (low <= 0.0 <= high)
+  if not valid:
     return "tie"
   low, high = (r_sample, r_sample) if r_sample_interval is None else (
       r_sample_interval)
@@ -92,7 +107,9 @@ def _percentile_interval(values: np.ndarray, confidence: float):
   if not values.size:
     return (math.nan, math.nan)
   tail = 100.0 * (1.0 - confidence) / 2.0
-  low, high = np.percentile(values, [tail, 100.0 - tail])
+  # No interpolation: an inf resample (x / 0) stays inf instead of nan.
+  low, high = np.percentile(values, [tail, 100.0 - tail],
+                            method="inverted_cdf")
   return (float(low), float(high))
 
 
@@ -119,6 +136,8 @@ class GamResult:
   r_sample: float
   r_test_interval: tuple[float, float]
   r_sample_interval: tuple[float, float]
+  test_difference_interval: tuple[float, float]  # of ε_test_1 - ε_test_2.
+  validity: str                # 'ratio' or 'ratio_or_difference'.
   confidence: float
   num_bootstrap: int
   test_ratio_tolerance: float
@@ -144,7 +163,8 @@ def battle_from_logits(test_logits_1, test_logits_2, logits_1_on_2,
                        test_ratio_tolerance: float = DEFAULT_TOLERANCE,
                        num_bootstrap: int = DEFAULT_BOOTSTRAP,
                        confidence: float = DEFAULT_CONFIDENCE, seed: int = 0,
-                       batch_size: Optional[int] = None) -> GamResult:
+                       batch_size: Optional[int] = None,
+                       validity: str = "ratio") -> GamResult:
   """A battle from the four sets of logits (> 0 = real).
 
   Args:
@@ -156,7 +176,14 @@ def battle_from_logits(test_logits_1, test_logits_2, logits_1_on_2,
       winner rule uses the point estimate).
     confidence: of the intervals, in (0, 1).
     seed: of the bootstrap's NumPy generator.
+    validity: 'ratio' (the paper's check: |r_test - 1| <= tolerance) or
+      'ratio_or_difference' (also valid when the interval of
+      ε_test_1 - ε_test_2 contains 0: with test errors of a few images in
+      a few hundred, r_test is a ratio of tiny counts, e.g. 1/0 = inf).
   """
+  if validity not in VALIDITY_RULES:
+    raise ValueError(f"validity={validity!r} is not one of "
+                     f"{list(VALIDITY_RULES)}.")
   test_wrong_1 = ~called_real(test_logits_1)
   test_wrong_2 = ~called_real(test_logits_2)
   if test_wrong_1.shape != test_wrong_2.shape or not test_wrong_1.size:
@@ -178,7 +205,7 @@ def battle_from_logits(test_logits_1, test_logits_2, logits_1_on_2,
   e_12, e_21 = float(fooled_1.mean()), float(fooled_2.mean())
   r_test, r_sample = ratio(e_test_1, e_test_2), ratio(e_12, e_21)
   nan_pair = (math.nan, math.nan)
-  test_interval = sample_interval = nan_pair
+  test_interval = sample_interval = difference_interval = nan_pair
   if num_bootstrap:
     rng = np.random.default_rng(seed)
     n_test = test_wrong_1.size
@@ -189,11 +216,15 @@ def battle_from_logits(test_logits_1, test_logits_2, logits_1_on_2,
     boot_21 = fooled_2[rng.integers(0, fooled_2.size,
                                     (num_bootstrap, fooled_2.size))].mean(1)
     test_interval = _percentile_interval(boot_test, confidence)
+    difference_interval = _percentile_interval(
+        test_wrong_1[rows].mean(1) - test_wrong_2[rows].mean(1), confidence)
     sample_interval = _percentile_interval(_ratios(boot_12, boot_21),
                                            confidence)
-  winner = winner_rule(r_test, r_sample,
-                       sample_interval if num_bootstrap else None,
-                       test_ratio_tolerance)
+  winner = winner_rule(
+      r_test, r_sample, sample_interval if num_bootstrap else None,
+      test_ratio_tolerance,
+      difference_interval if (num_bootstrap and
+                              validity == "ratio_or_difference") else None)
   sample_accuracy = ratio(1.0 - e_12, 1.0 - e_21)
   return GamResult(
       name_1=name_1, name_2=name_2, test_error_1=e_test_1,
@@ -201,7 +232,9 @@ def battle_from_logits(test_logits_1, test_logits_2, logits_1_on_2,
       sample_error_2_on_1=e_21, num_test=int(test_wrong_1.size),
       num_samples_1=int(fooled_2.size), num_samples_2=int(fooled_1.size),
       r_test=r_test, r_sample=r_sample, r_test_interval=test_interval,
-      r_sample_interval=sample_interval, confidence=confidence,
+      r_sample_interval=sample_interval,
+      test_difference_interval=difference_interval, validity=validity,
+      confidence=confidence,
       num_bootstrap=int(num_bootstrap),
       test_ratio_tolerance=test_ratio_tolerance, winner=winner,
       winner_paper=winner_rule(r_test, r_sample, None, test_ratio_tolerance),
