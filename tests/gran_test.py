@@ -423,3 +423,14 @@ def test_a_mirrored_step_on_two_cpu_devices_equals_a_single_device_step():
                           capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
   assert float(result.stdout.strip().splitlines()[-1]) < 1e-5
+
+
+def test_keras_fit_trains_with_the_models_own_step_counter():
+  model = _model(num_canvas_steps=2)
+  model.compile()
+  dataset = tf.data.Dataset.from_tensors(
+      (_images(), tf.zeros([8], tf.int32))).repeat()
+  history = model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
+  assert np.isfinite(history.history["g_loss"][-1])
+  assert int(model.step_counter.numpy()) == 2
+  assert int(model.g_optimizer.iterations.numpy()) == 2
