@@ -41,7 +41,8 @@ def _trained(model, steps=1):
 # ---- nets ------------------------------------------------------------------------
 @pytest.mark.parametrize("preset,size,channels,width,nz", [
     ("digits16", 16, 1, 1.0, 60), ("mnist28", 28, 1, 0.25, 60),
-    ("cifar32", 32, 3, 1 / 32, 100), ("lsun64", 64, 3, 1 / 32, 100)])
+    ("cifar32", 32, 3, 1 / 32, 100), ("lsun64", 64, 3, 1 / 32, 100),
+    ("auto", 8, 1, 1.0, 60), ("generic", 128, 3, 1 / 8, 60)])
 def test_every_preset_draws_a_canvas_update_of_the_image_shape(
     preset, size, channels, width, nz):
   spec = gran_nets.gran_net_spec(size, channels, preset,
@@ -87,6 +88,17 @@ def test_preset_of_another_image_size_is_refused():
     gran_nets.gran_net_spec(20, 1)
   with pytest.raises(ValueError, match="image_size=16"):
     gran_nets.gran_net_spec(16, 1, "mnist28")
+  with pytest.raises(ValueError, match="image_size=24"):
+    gran_nets.gran_net_spec(24, 1, "generic")
+
+
+def test_an_8x8_model_trains_a_step_for_the_conformance_suite():
+  model = gran.GRAN(image_size=8, noise_dim=8, generator_width=0.25,
+                    discriminator_width=0.25, num_canvas_steps=2)
+  images = tf.random.stateless_uniform([4, 8, 8, 1], [0, 2], -1, 1)
+  metrics = model.train_step(images)
+  assert all(np.isfinite(float(v)) for v in metrics.values())
+  assert model.sample(2)[-1].shape == (2, 8, 8, 1)
 
 
 def test_conv_transpose_is_the_input_gradient_of_a_strided_conv():

@@ -14,9 +14,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-# Preset -> the image side it is built for ('auto' picks by image size).
+# Preset -> the image side it is built for ('auto' picks by image size;
+# 'generic' = digits16's layout scaled to any power of two in [8, 256]).
 PRESET_SIZES = {"digits16": 16, "mnist28": 28, "cifar32": 32, "lsun64": 64}
-PRESETS = ("auto",) + tuple(PRESET_SIZES)
+GENERIC_SIZES = tuple(2**k for k in range(3, 9))
+PRESETS = ("auto",) + tuple(PRESET_SIZES) + ("generic",)
 NOISE_MODES = ("shared", "per_step")
 DISCRIMINATORS = ("paper", "dcgan")
 GENERATOR_NORMS = ("step_batch", "batch", "none")
@@ -31,10 +33,19 @@ def preset_for_size(preset: str, image_size: int) -> str:
   for name, size in PRESET_SIZES.items():
     if size == image_size:
       return name
+  if image_size in GENERIC_SIZES:
+    return "generic"
   raise ValueError(
       f"gran_preset='auto' has no preset for image_size={image_size}; the "
-      f"presets are {PRESET_SIZES} (name: image size). Use one of those "
-      "image sizes or pass --gran_preset with a matching --image_size.")
+      f"presets are {PRESET_SIZES} (name: image size) and 'generic' for "
+      f"{list(GENERIC_SIZES)}. Use one of those image sizes.")
+
+
+def preset_fits(preset: str, image_size: int) -> bool:
+  """Whether `preset` (resolved) builds images of `image_size`."""
+  if preset == "generic":
+    return image_size in GENERIC_SIZES
+  return PRESET_SIZES.get(preset) == image_size
 
 
 def _field(default, help_text: str):
@@ -50,8 +61,8 @@ class GranConfig:
       "shared", "'shared' (one z for every canvas step, the paper's main "
       "setting) or 'per_step' (a fresh z_t per step).")
   gran_preset: str = _field(
-      "auto", "Net preset: auto (by image size), digits16, mnist28, cifar32 "
-      "or lsun64.")
+      "auto", "Net preset: auto (by image size), digits16, mnist28, cifar32, "
+      "lsun64, or generic (any power of two in [8, 256]).")
   noise_dim: int = _field(0, "Length of z (0 = the preset's: 60 or 100).")
   generator_width: float = _field(
       1.0, "Multiplier of the generator's hidden widths (>= 8 each).")
@@ -126,7 +137,12 @@ class GranConfig:
         raise ValueError(f"{name}={value!r} is not one of {list(choices)}; "
                          f"pass e.g. --{name}={choices[0]}.")
     preset = preset_for_size(self.gran_preset, data.image_size)
-    if PRESET_SIZES[preset] != data.image_size:
+    if not preset_fits(preset, data.image_size):
+      if preset == "generic":
+        raise ValueError(
+            f"gran_preset='generic' builds power-of-two images "
+            f"{list(GENERIC_SIZES)}, not image_size={data.image_size}; pass "
+            "one of those --image_size values or --gran_preset=auto.")
       raise ValueError(
           f"gran_preset={self.gran_preset!r} builds "
           f"{PRESET_SIZES[preset]}x{PRESET_SIZES[preset]} images but "

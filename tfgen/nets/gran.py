@@ -29,7 +29,8 @@ current batch everywhere). Step indices past the trained T reuse the last
 trained step's statistics (T' > T sampling).
 
 Presets (`tfgen.models.gran_config.PRESET_SIZES`; widths times the width
-multipliers, at least 8):
+multipliers, at least 8; 'generic' = digits16's layout at any power of two
+in [8, 256], e.g. one 4x4x32 map at 8x8):
 
 | preset | z | decoder maps | encoder maps | D convs | D hidden |
 |---|---|---|---|---|---|
@@ -42,6 +43,7 @@ multipliers, at least 8):
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import NamedTuple
 
 import keras
@@ -116,13 +118,12 @@ def gran_net_spec(size: int, channels: int, preset: str = "auto",
                   discriminator_norm: str = "batch") -> GranNetSpec:
   """The spec of `preset` ('auto': by `size`) at the given widths."""
   preset = gran_config.preset_for_size(preset, size)
-  if preset not in _PRESETS:
+  if preset not in _PRESETS and preset != "generic":
     raise ValueError(f"gran_preset={preset!r} is not one of "
                      f"{list(gran_config.PRESETS)}.")
-  if gran_config.PRESET_SIZES[preset] != size:
-    raise ValueError(f"gran_preset={preset!r} builds "
-                     f"{gran_config.PRESET_SIZES[preset]}-pixel images, not "
-                     f"image_size={size}.")
+  if not gran_config.preset_fits(preset, size):
+    raise ValueError(f"gran_preset={preset!r} does not build "
+                     f"image_size={size} images.")
   for name, width in (("generator_width", generator_width),
                       ("discriminator_width", discriminator_width)):
     if not width > 0:
@@ -134,7 +135,15 @@ def gran_net_spec(size: int, channels: int, preset: str = "auto",
        gran_config.DISCRIMINATOR_NORMS)):
     if value not in choices:
       raise ValueError(f"{name}={value!r} is not one of {list(choices)}.")
-  nz, start, decoder, encoder, last_norm, d_convs = _PRESETS[preset]
+  if preset == "generic":
+    # digits16's layout at any power of two: 4x4 start, widths halving
+    # from 32 * 2**(k - 1) at the start map to 32 at the last hidden map.
+    k = int(math.log2(size // 4))
+    decoder = tuple(32 * 2**(k - 1 - i) for i in range(k))
+    nz, start, encoder, last_norm, d_convs = (
+        60, 4, decoder[::-1], False, decoder)
+  else:
+    nz, start, decoder, encoder, last_norm, d_convs = _PRESETS[preset]
 
   def scaled(values, width):
     return tuple(max(8, int(round(v * width))) for v in values)
