@@ -36,6 +36,9 @@ GRAN_CLASS_CHOICE = -9         # the class an unconditioned GRAN draws.
 GRAN_SHARED_NOISE = 0x677A     # 'gz': a GRAN sample's z (shared noise).
 GRAN_STEP_NOISE = 0x6774       # 'gt': base of its z_t (per-step noise).
 
+# LAPGAN's level noise of one sample folds the level index (0 = coarsest,
+# 1, 2, ...) into its seed pair; multigrid's per-grid noise the grid index.
+
 # The initial state of the fold over a batch's seeds (multigrid HMC).
 HMC_BATCH_SEED = (0x686D, 0x6363)  # 'hm', 'cc'
 
