@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen import seeds
+from tfgen.core import seeds
 from tfgen.models import gran
 from tfgen.models import gran_config
 from tfgen.models import gran_sampling
@@ -396,7 +396,7 @@ import numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from tfgen import seeds
+from tfgen.core import seeds
 from tfgen.models import gran
 settings = dict(image_size=16, noise_dim=8, generator_width=0.125,
                 discriminator_width=0.125, num_canvas_steps=2, seed=1,

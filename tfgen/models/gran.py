@@ -31,8 +31,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfgen import losses
-from tfgen import seeds as seeds_lib
+from tfgen.core import losses
+from tfgen.core import seeds as seeds_lib
 from tfgen.mcmc import noise
 from tfgen.mcmc import runner
 from tfgen.models import base

@@ -21,7 +21,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from tfgen import seeds as seeds_lib
+from tfgen.core import seeds as seeds_lib
 from tfgen.mcmc import noise
 from tfgen.mcmc import runner
 
