@@ -61,6 +61,17 @@ class GranSampling:
           f"{self.num_canvas_steps}.")
     return int(steps)
 
+  def sample_names(self, num_canvas_steps=None) -> list[str]:
+    """'canvas1', ..., f'canvas{T'}': the names of `sample`'s images."""
+    return [f"canvas{t}" for t in range(
+        1, self.sampling_steps(num_canvas_steps) + 1)]
+
+  def sampler_settings(self, num_steps=None) -> dict:
+    """What an export records: T, T' and the noise mode."""
+    return {"num_canvas_steps": self.num_canvas_steps,
+            "num_sampling_steps": self.sampling_steps(num_steps),
+            "noise_mode": self.noise_mode}
+
   def _class_ids(self, pairs: tf.Tensor, class_ids) -> Optional[tf.Tensor]:
     if not self.num_classes:
       return None
