@@ -80,6 +80,7 @@ def load_battler(entry: str):
   """(Player, dataset or None, image size) of one --workdirs entry."""
   # pylint: disable=g-import-not-at-top
   import keras
+  from tfgen import families as families_lib
   from tfgen.metrics import gam
   path, steps = _split_steps(entry)
   base = os.path.basename(os.path.normpath(path))
@@ -102,11 +103,13 @@ def load_battler(entry: str):
     dataset = (config.data.dataset, config.data.image_size)
   kwargs = {}
   if steps is not None:
-    if not hasattr(model, "num_canvas_steps"):
+    if not families_lib.of_model(model).has("canvas_steps"):
       raise app.UsageError(f"--workdirs entry {entry!r}: '@{steps}' sets "
                            "canvas steps, which only a GRAN has.")
     kwargs["num_canvas_steps"] = steps
-  return gam.player_of(model, name, **kwargs), dataset, model.final_image_size
+  has_d = families_lib.of_model(model).has("battle")
+  return (gam.player_of(model, name, has_discriminator=has_d, **kwargs),
+          dataset, model.final_image_size)
 
 
 def main(argv):

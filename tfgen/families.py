@@ -39,6 +39,8 @@ CAPABILITIES = {
     "features": "has energy-net features for apps.evaluate features / "
                 "diagnostics / visualize",
     "battle": "has a discriminator for GAM battles (apps.battle)",
+    "canvas_steps": "draws on a canvas in steps (apps.sample "
+                    "--canvas_panel / --num_canvas_steps)",
     "step_size_backoff": "has a sampler step size that "
                          "--divergence_backoff=step_size halves",
     "serving_steps": "takes a number of sampler steps at export "
@@ -184,7 +186,7 @@ FAMILIES = {row.name: row for row in (
         build=_build_gran,
         signatures=gran_signatures.gran_signatures,
         capabilities=frozenset({"sample", "class_conditional", "battle",
-                                "serving_steps"}),
+                                "serving_steps", "canvas_steps"}),
         default_flagfile="apps/configs/gran_digits.cfg",
         tiny_settings=dict(noise_dim=8, generator_width=0.25,
                            discriminator_width=0.25, num_canvas_steps=2),
