@@ -446,3 +446,15 @@ def test_keras_fit_trains_with_the_models_own_step_counter():
   assert np.isfinite(history.history["g_loss"][-1])
   assert int(model.step_counter.numpy()) == 2
   assert int(model.g_optimizer.iterations.numpy()) == 2
+
+
+def test_a_training_checkpoint_restores_every_variable(tmp_path):
+  # Regression: the decoder's and encoder's layers held only in lists were
+  # not in TF checkpoints (a Trainer run restored random encoder convs).
+  first = _trained(_model(generator_width=0.25))
+  path = tf.train.Checkpoint(model=first).write(str(tmp_path / "ckpt"))
+  second = _model(generator_width=0.25)
+  tf.train.Checkpoint(model=second).read(path).expect_partial()
+  assert len(first.weights) == len(second.weights)
+  for a, b in zip(first.weights, second.weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)

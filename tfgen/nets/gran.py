@@ -252,15 +252,23 @@ class BatchStatNormalization(keras.layers.Layer):
     return dict(super().get_config(), epsilon=self.epsilon)
 
 
+class NoNormalization(keras.layers.Layer):
+  """The identity, where a layer has no normalisation."""
+
+  def call(self, x, step: int = 0, training=False):
+    del step, training
+    return x
+
+
 def _generator_norm(kind: str, num_steps: int, name: str):
   if kind == "none":
-    return None
+    return NoNormalization(name=name)
   return StepBatchNormalization(num_steps if kind == "step_batch" else 1,
                                 name=name)
 
 
 def _normalise(norm, x, step, training):
-  return x if norm is None else norm(x, step=step, training=training)
+  return norm(x, step=step, training=training)
 
 
 # ---- generator parts -----------------------------------------------------------
@@ -290,9 +298,14 @@ class Decoder(keras.layers.Layer):
                                     use_bias=not norm, name="dense")
     self.norm = _generator_norm(spec.generator_norm, num_steps, "norm")
     outputs = spec.decoder_filters[1:] + (spec.channels,)
-    self.ups = [keras.layers.Conv2DTranspose(filters, _KERNEL, 2,
-                                             padding="same", name=f"up{i + 1}")
-                for i, filters in enumerate(outputs)]
+    self.ups = []
+    for i, filters in enumerate(outputs):
+      up = keras.layers.Conv2DTranspose(filters, _KERNEL, 2, padding="same",
+                                        name=f"up{i + 1}")
+      # A named attribute makes the layer a child in tf.train.Checkpoint (a
+      # list attribute of a Keras 3 layer is not one).
+      setattr(self, f"up{i + 1}", up)
+      self.ups.append(up)
 
   def call(self, inputs, step: int = 0, training=False):
     x = self.dense(tf.concat(inputs, axis=-1))
@@ -317,11 +330,15 @@ class Encoder(keras.layers.Layer):
       last = i == layers - 1
       norm = spec.generator_norm != "none" and (
           not last or spec.encoder_last_norm)
-      self.convs.append(keras.layers.Conv2D(
-          filters, _KERNEL, 2, padding="same", use_bias=not norm,
-          name=f"conv{i + 1}"))
-      self.norms.append(_generator_norm(spec.generator_norm, num_steps,
-                                        f"norm{i + 1}") if norm else None)
+      conv = keras.layers.Conv2D(filters, _KERNEL, 2, padding="same",
+                                 use_bias=not norm, name=f"conv{i + 1}")
+      conv_norm = _generator_norm(spec.generator_norm if norm else "none",
+                                  num_steps, f"norm{i + 1}")
+      # Named attributes: checkpoint children (see Decoder).
+      setattr(self, f"conv{i + 1}", conv)
+      setattr(self, f"norm{i + 1}", conv_norm)
+      self.convs.append(conv)
+      self.norms.append(conv_norm)
     norm = spec.generator_norm != "none"
     self.dense = keras.layers.Dense(spec.noise_dim, use_bias=not norm,
                                     name="dense")
