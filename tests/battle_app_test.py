@@ -43,7 +43,7 @@ def test_battle_of_two_files_writes_json_and_markdown(tmp_path,
       "--num_bootstrap=10", f"--output={out}")
   assert result.returncode == 0, result.stderr[-2000:]
   report = json.loads(out.read_text())
-  assert report["battles"][0]["name_2"] == "tiny.keras@3"
+  assert report["battles"][0]["name_2"] == "tiny@3"
   assert report["battles"][0]["r_test"] == 1.0
   assert len(report["matrix"]["sample_error"]) == 2
-  assert "| tiny.keras vs tiny.keras@3 |" in (tmp_path / "b.md").read_text()
+  assert "| tiny vs tiny@3 |" in (tmp_path / "b.md").read_text()
