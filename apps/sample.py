@@ -38,7 +38,15 @@ PNG_IMAGES = flags.DEFINE_integer("png_images", 100,
 REFINE_PANEL = flags.DEFINE_string(
     "refine_panel", None, "LAPGAN only: also write this PNG of 8 coarse "
     "images x 8 refinements each.")
+CANVAS_PANEL = flags.DEFINE_string(
+    "canvas_panel", None, "GRAN only: also write this PNG of the canvases "
+    "over t (rows = the first 10 samples, columns = t = 1..T') and a GIF of "
+    "the drawing beside it.")
+NUM_CANVAS_STEPS = flags.DEFINE_integer(
+    "num_canvas_steps", None, "GRAN only: canvas steps T' of sampling "
+    "(default: the model's; may exceed the trained T).")
 PANEL_ROWS = 8
+CANVAS_ROWS = 10
 PANEL_REFINEMENTS = 8
 
 
@@ -94,6 +102,25 @@ def main(argv):
                        f"--refine_panel={REFINE_PANEL.value!r}")
     except ValueError as error:
       raise app.UsageError(f"--workdir={WORKDIR.value!r}: {error}") from error
+  canvas_flags = {"canvas_panel": CANVAS_PANEL.value,
+                  "num_canvas_steps": NUM_CANVAS_STEPS.value}
+  for name, value in canvas_flags.items():
+    if value is None:
+      continue
+    try:
+      families.require(model, "canvas_steps", f"--{name}={value!r}")
+    except ValueError as error:
+      raise app.UsageError(f"--workdir={WORKDIR.value!r}: {error}") from error
+  if CANVAS_PANEL.value and not CANVAS_PANEL.value.endswith(".png"):
+    raise app.UsageError(f"--canvas_panel={CANVAS_PANEL.value!r} must end "
+                         "in .png.")
+  extra = {}
+  if NUM_CANVAS_STEPS.value is not None:
+    try:
+      model.sampling_steps(NUM_CANVAS_STEPS.value)
+    except ValueError as error:
+      raise app.UsageError(f"--{error}") from error
+    extra["num_canvas_steps"] = NUM_CANVAS_STEPS.value
   if REFINE_PANEL.value and not REFINE_PANEL.value.endswith(".png"):
     raise app.UsageError(f"--refine_panel={REFINE_PANEL.value!r} must end "
                          "in .png.")
@@ -106,11 +133,11 @@ def main(argv):
   for start in range(0, NUM_SAMPLES.value, BATCH_SIZE.value):
     count = min(BATCH_SIZE.value, NUM_SAMPLES.value - start)
     grids = model.sample(count, seed=SEED.value, first_index=start,
-                         class_id=CLASS_ID.value)
+                         class_id=CLASS_ID.value, **extra)
     chunks.append([(g.numpy() + 1.0) / 2.0 for g in grids])
   per_grid = [np.concatenate(parts) for parts in zip(*chunks)]
   arrays = {name: images.astype(np.float32)
-            for name, images in zip(model.sample_names(), per_grid)}
+            for name, images in zip(model.sample_names(**extra), per_grid)}
   arrays["images"] = per_grid[-1].astype(np.float32)
   if labels is not None:
     arrays["labels"] = labels.astype(np.int32)
@@ -120,6 +147,15 @@ def main(argv):
   grid_lib.save_png(arrays["images"][:PNG_IMAGES.value], png)
   print(f"Wrote {NUM_SAMPLES.value} samples of step {step} to {OUTPUT.value} "
         f"and {png}.")
+  if CANVAS_PANEL.value:
+    # pylint: disable=g-import-not-at-top
+    from tfgen.vis import canvas as canvas_lib
+    rows = [images[:CANVAS_ROWS] for images in per_grid]
+    canvas_lib.save_canvas_panel(rows, CANVAS_PANEL.value)
+    gif = os.path.splitext(CANVAS_PANEL.value)[0] + ".gif"
+    canvas_lib.save_drawing_gif([images[:64] for images in per_grid], gif)
+    print(f"Wrote {CANVAS_PANEL.value} ({len(rows[0])} samples x "
+          f"{len(per_grid)} canvas steps) and {gif}.")
   if REFINE_PANEL.value:
     panel, spread = refinement_panel(model, SEED.value, CLASS_ID.value)
     grid_lib.save_png(panel, REFINE_PANEL.value,

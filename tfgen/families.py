@@ -19,11 +19,14 @@ import dataclasses
 from typing import Any, Callable, Mapping, Optional
 
 from tfgen.core import seeds
+from tfgen.models import gran
+from tfgen.models import gran_config
 from tfgen.models import lapgan
 from tfgen.models import lapgan_config
 from tfgen.models import multigrid
 from tfgen.models import multigrid_config
 from tfgen.serving import families as family_signatures
+from tfgen.serving import gran_signatures
 
 # What an app may ask a family for.
 CAPABILITIES = {
@@ -36,6 +39,8 @@ CAPABILITIES = {
     "features": "has energy-net features for apps.evaluate features / "
                 "diagnostics / visualize",
     "battle": "has a discriminator for GAM battles (apps.battle)",
+    "canvas_steps": "draws on a canvas in steps (apps.sample "
+                    "--canvas_panel / --num_canvas_steps)",
     "step_size_backoff": "has a sampler step size that "
                          "--divergence_backoff=step_size halves",
     "serving_steps": "takes a number of sampler steps at export "
@@ -122,6 +127,12 @@ def _build_lapgan(config):
   return model
 
 
+def _build_gran(config):
+  model = gran.build_model(config)
+  model.compile()
+  return model
+
+
 def _lapgan_pyramid(config):
   sizes = tuple(config.model.level_sizes)
   return lambda images, labels: lapgan.pyramid_batch(images, labels, sizes)
@@ -166,6 +177,29 @@ FAMILIES = {row.name: row for row in (
                  "features": "score its samples instead: `python -m "
                              "apps.sample --workdir=DIR --output=S.npz` "
                              "then `python -m apps.evaluate --samples=S.npz`"}),
+    Family(
+        name="gran",
+        summary="GRAN (Im et al. 2016): a recurrent generator that draws T "
+                "canvas updates, trained adversarially; GAM battles",
+        config_class=gran_config.GranConfig,
+        model_class=gran.GRAN,
+        build=_build_gran,
+        signatures=gran_signatures.gran_signatures,
+        capabilities=frozenset({"sample", "class_conditional", "battle",
+                                "serving_steps", "canvas_steps"}),
+        default_flagfile="apps/configs/gran_digits.cfg",
+        tiny_settings=dict(noise_dim=8, generator_width=0.25,
+                           discriminator_width=0.25, num_canvas_steps=2),
+        instead={"inpaint": "a GRAN does not inpaint; train a multigrid "
+                            "model (apps/configs/multigrid_digits.cfg) for "
+                            "apps.inpaint",
+                 "refine": "sample its canvases over t instead: `python -m "
+                           "apps.sample --canvas_panel=PANEL.png`",
+                 "features": "score its samples instead: `python -m "
+                             "apps.sample --workdir=DIR --output=S.npz` "
+                             "then `python -m apps.evaluate --samples=S.npz`",
+                 "step_size_backoff": "pass --divergence_backoff="
+                                      "learning_rate"}),
 )}
 
 

@@ -32,6 +32,9 @@ PPGN_TRAINING = 0x7070         # 'pp': PPGN training noise.
 START_CHOICE = -1              # which start-bank image a chain starts from.
 CLASS_START_CHOICE = -3        # which start image of the requested class.
 LAPGAN_CLASS_CHOICE = -7       # the class an unconditioned LAPGAN draws.
+GRAN_CLASS_CHOICE = -9         # the class an unconditioned GRAN draws.
+GRAN_SHARED_NOISE = 0x677A     # 'gz': a GRAN sample's z (shared noise).
+GRAN_STEP_NOISE = 0x6774       # 'gt': base of its z_t (per-step noise).
 
 # LAPGAN's level noise of one sample folds the level index (0 = coarsest,
 # 1, 2, ...) into its seed pair; multigrid's per-grid noise the grid index.
