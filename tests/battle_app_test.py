@@ -1,6 +1,7 @@
 """apps.battle: bad inputs fail with the flag, the value and the fix; a
 battle of two tiny GRAN .keras files writes JSON and Markdown."""
 
+import sys
 import json
 
 import pytest
@@ -47,3 +48,7 @@ def test_battle_of_two_files_writes_json_and_markdown(tmp_path,
   assert report["battles"][0]["r_test"] == 1.0
   assert len(report["matrix"]["sample_error"]) == 2
   assert "| tiny vs tiny@3 |" in (tmp_path / "b.md").read_text()
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))

@@ -1,6 +1,7 @@
 """Tests for tfgen.metrics.gam: eq. 10-11 on hand-made logits, the tie
 rule, intervals, and battles of stub players and of tiny GRANs."""
 
+import sys
 import math
 
 import numpy as np
@@ -172,3 +173,7 @@ def test_difference_validity_accepts_test_errors_of_one_and_zero():
   assert loose.winner == "2"
   with pytest.raises(ValueError, match="validity='x' is not one of"):
     gam.battle_from_logits(*args, validity="x")
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))

@@ -1,6 +1,7 @@
 """GRAN through the apps: training, the canvas panel, battles of workdirs and
 the refusals that name the flag (tiny 8x8 models, two steps)."""
 
+import sys
 import json
 import os
 
@@ -65,3 +66,7 @@ def test_battle_of_workdirs_and_refusals(workdirs, tmp_path):
       f"--output={out}")
   assert result.returncode != 0
   assert "'multigrid' has no discriminator" in result.stderr
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))

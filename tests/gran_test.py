@@ -4,6 +4,7 @@ Tiny shapes: 16x16 digits16 nets at 1/8 width (8 filters), noise 8, batch
 8, one or two steps.
 """
 
+import sys
 import dataclasses
 import types
 
@@ -458,3 +459,7 @@ def test_a_training_checkpoint_restores_every_variable(tmp_path):
   assert len(first.weights) == len(second.weights)
   for a, b in zip(first.weights, second.weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))

@@ -288,21 +288,16 @@ class Player:
   image_shape: tuple[int, ...] = ()
 
 
-def player_of(model, name: str, has_discriminator: Optional[bool] = None,
+def player_of(model, name: str, has_discriminator: bool = True,
               **sample_kwargs) -> Player:
   """A Player of a model of the family contract (e.g. a GRAN at T').
 
-  has_discriminator: None = whether the model's class overrides
-  `GenerativeModel.discriminator_logits` (a registry capability may say it
-  instead). `sample_kwargs` go to `sample_from_seeds` (e.g.
+  has_discriminator: whether the model's `discriminator_logits` may judge
+  (its family's 'battle' capability in `tfgen.families`; apps.battle asks
+  the registry). `sample_kwargs` go to `sample_from_seeds` (e.g.
   num_canvas_steps=7).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tfgen.models import base  # pylint: disable=g-import-not-at-top
-  if has_discriminator is None:
-    method = getattr(type(model), "discriminator_logits", None)
-    has_discriminator = method is not None and (
-        method is not base.GenerativeModel.discriminator_logits)
   sample = tf.function(lambda pairs: model.sample_from_seeds(
       pairs, **sample_kwargs)[-1])
   discriminate = None

@@ -5,8 +5,8 @@ to fix; each field's `metadata["help"]` is its one-line `--help` text.
 `validate(data, train, num_replicas)` checks the settings against the data
 and training sections of the experiment before anything is built.
 
-The preset table (`PRESET_SIZES`) lives here rather than in
-`tfgen.nets.gran` so that validation needs no TensorFlow import.
+The preset table (`PRESET_SIZES`) is `tfgen.nets.gran_presets`' (pure
+Python, so validation needs no TensorFlow).
 """
 
 from __future__ import annotations
@@ -14,38 +14,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-# Preset -> the image side it is built for ('auto' picks by image size;
-# 'generic' = digits16's layout scaled to any power of two in [8, 256]).
-PRESET_SIZES = {"digits16": 16, "mnist28": 28, "cifar32": 32, "lsun64": 64}
-GENERIC_SIZES = tuple(2**k for k in range(3, 9))
-PRESETS = ("auto",) + tuple(PRESET_SIZES) + ("generic",)
-NOISE_MODES = ("shared", "per_step")
-DISCRIMINATORS = ("paper", "dcgan")
-GENERATOR_NORMS = ("step_batch", "batch", "none")
-DISCRIMINATOR_NORMS = ("batch", "none")
-GAN_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge")
-
-
-def preset_for_size(preset: str, image_size: int) -> str:
-  """The preset `preset` names for `image_size` ('auto' resolved)."""
-  if preset != "auto":
-    return preset
-  for name, size in PRESET_SIZES.items():
-    if size == image_size:
-      return name
-  if image_size in GENERIC_SIZES:
-    return "generic"
-  raise ValueError(
-      f"gran_preset='auto' has no preset for image_size={image_size}; the "
-      f"presets are {PRESET_SIZES} (name: image size) and 'generic' for "
-      f"{list(GENERIC_SIZES)}. Use one of those image sizes.")
-
-
-def preset_fits(preset: str, image_size: int) -> bool:
-  """Whether `preset` (resolved) builds images of `image_size`."""
-  if preset == "generic":
-    return image_size in GENERIC_SIZES
-  return PRESET_SIZES.get(preset) == image_size
+from tfgen.nets.gran_presets import DISCRIMINATOR_NORMS
+from tfgen.nets.gran_presets import DISCRIMINATORS
+from tfgen.nets.gran_presets import GAN_LOSSES
+from tfgen.nets.gran_presets import GENERATOR_NORMS
+from tfgen.nets.gran_presets import NOISE_MODES
+from tfgen.nets.gran_presets import preset_fits
+from tfgen.nets.gran_presets import preset_for_size
+from tfgen.nets.gran_presets import PRESET_SIZES
+from tfgen.nets.gran_presets import PRESETS
 
 
 def _field(default, help_text: str):

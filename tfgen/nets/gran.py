@@ -28,7 +28,7 @@ its own noise (the official code normalises with the statistics of the
 current batch everywhere). Step indices past the trained T reuse the last
 trained step's statistics (T' > T sampling).
 
-Presets (`tfgen.models.gran_config.PRESET_SIZES`; widths times the width
+Presets (`tfgen.nets.gran_presets.PRESET_SIZES`; widths times the width
 multipliers, at least 8; 'generic' = digits16's layout at any power of two
 in [8, 256], e.g. one 4x4x32 map at 8x8):
 
@@ -49,7 +49,7 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from tfgen.models import gran_config
+from tfgen.nets import gran_presets as gran_config
 from tfgen.nets import gan
 
 _KERNEL = 5
