@@ -210,6 +210,33 @@ def test_truncated_newest_checkpoint_falls_back_with_a_warning(
   assert tf.train.latest_checkpoint(directory).endswith("ckpt-6")
 
 
+def test_newest_checkpoint_damaged_twice_still_restores_the_next_good_one(
+    trained, caplog):
+  workdir, directory, values = trained
+
+  def damage_newest():
+    with open(os.path.join(directory, "ckpt-4.data-00000-of-00001"),
+              "r+b") as f:
+      f.truncate(10)
+
+  damage_newest()
+  # Falls back to ckpt-2, trains steps 3 and 4 again, saves ckpt-4.
+  trainer = loop.Trainer(tiny_config(), workdir, printer=lambda _: None)
+  assert trainer.step == 2
+  trainer.run()
+  state = tf.train.get_checkpoint_state(directory)
+  assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == [
+      "ckpt-2", "ckpt-4"]
+  assert len(state.all_model_checkpoint_timestamps) == 2
+  damage_newest()
+  with caplog.at_level(logging.WARNING):
+    model, _, step = workdir_lib.load_model(workdir)  # What apps.sample does.
+  assert step == 2
+  assert "Falling back to the previous checkpoint" in caplog.text
+  assert "delete the checkpoints/" not in caplog.text
+  del model
+
+
 @pytest.mark.parametrize("state_text", [
     'model_checkpoint_path: "ckpt-4"\nall_model_checkpoint_paths: "ckp',
     "",
