@@ -222,4 +222,4 @@ _SIGNAL_NUMBERS = {"SIGTERM": 15, "SIGINT": 2, "peer": 15}
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from apps import common
 from absl import app
 from absl import flags
 
@@ -61,4 +62,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

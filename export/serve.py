@@ -34,6 +34,7 @@ import signal
 import threading
 from typing import Optional
 
+from apps import common
 from absl import app
 from absl import flags
 import numpy as np
@@ -371,4 +372,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)
