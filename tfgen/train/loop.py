@@ -33,6 +33,8 @@ from tfgen import config as config_lib
 from tfgen import data
 from tfgen.train import checkpoints
 from tfgen.train import input as input_lib
+from tfgen.train import lock as lock_lib
+from tfgen.train import preflight
 from tfgen.train import signals
 from tfgen.train import strategy as strategy_lib
 from tfgen.train import workdir as workdir_lib
@@ -118,7 +120,16 @@ class Trainer:
     self.on_step = on_step
     self.handle_signals = handle_signals
     self.is_chief = strategy_lib.is_chief(self.strategy)
-    workdir_lib.prepare(workdir, self.config, write=self.is_chief)
+    # Refusals come before anything is written (config.json only once the
+    # checkpoint restored); the chief holds the workdir's lock while training.
+    preflight.check_run(self.config, workdir, write=self.is_chief)
+    workdir_lib.prepare(workdir, self.config, write=False)
+    self._lock = None
+    with lock_lib.opening(self, workdir):
+      self._open(workdir)
+
+  def _open(self, workdir: str) -> None:
+    """Builds the model, restores the newest checkpoint, writes config.json."""
     self.paths = workdir_lib.paths(workdir)
     with self.strategy.scope():
       self.model = workdir_lib.build_model(self.config)
@@ -129,6 +140,7 @@ class Trainer:
     self.training_state = self.checkpoint.training
     self.restored_from = checkpoints.restore(self.checkpoint,
                                              self.paths["checkpoints"])
+    workdir_lib.prepare(workdir, self.config, write=self.is_chief)
     self.manager = None
     if self.is_chief:
       self.manager = checkpoints.make_manager(
@@ -271,6 +283,10 @@ class Trainer:
 
   def run(self) -> dict:
     """Trains to `config.train.num_steps`; returns the last metrics."""
+    with lock_lib.holding(self):
+      return self._run()
+
+  def _run(self) -> dict:
     c = self.config.train
     start = self.step
     if self.restored_from:
