@@ -257,6 +257,21 @@ class Trainer:
     c = self.config.train
     last = checkpoints.candidates(self.paths["checkpoints"])
     last = repr(last[0]) if last else "none was written yet"
+    # Settings a rerun may change (config.RESUMABLE_FIELDS): half the
+    # configured values; the checkpoint's back-off factors still apply.
+    rate = f"--learning_rate={c.learning_rate / 2:.3g}"
+    if hasattr(self.model, "step_size"):
+      step_size = ",".join(f"{v / 2:.6g}" for v in self.config.model.step_size)
+      fix = (f"rerun the same command with --step_size={step_size} (half the "
+             "configured value) or "
+             f"{rate}; both may change when a run is resumed (config.json "
+             "records the change in its history)")
+    else:
+      fix = (f"rerun the same command with {rate} (half the configured "
+             "value), which may change when a run is resumed (config.json "
+             "records the change in its history)")
+    resume = ("To resume from it, " if last != "none was written yet"
+              else "To start again, ")
     if c.on_divergence == "restore":
       return DivergenceError(
           f"Training diverged at step {step}: {bad}. Gave up after {retries} "
@@ -264,21 +279,17 @@ class Trainer:
           f"step_size is now {list(getattr(self.model, 'step_size', ()))}, "
           "learning_rate "
           f"{float(self.optimizer.learning_rate.numpy()):.3g}). Nothing was "
-          f"saved after the last good checkpoint ({last}). Lower --step_size "
-          "or --learning_rate and rerun the same command to resume, or "
-          "raise --max_divergence_retries.")
+          f"saved after the last good checkpoint ({last}). {resume}{fix}; "
+          "or raise --max_divergence_retries.")
     if not hasattr(self.model, "step_size"):  # A GAN (LAPGAN).
       return DivergenceError(
           f"Training diverged at step {step}: {bad}. Nothing was saved "
-          f"after the last good checkpoint ({last}). Lower --learning_rate "
-          "(or change --d_steps_per_g_step) and rerun the same command to "
-          "resume, or pass --on_divergence=restore "
-          "--divergence_backoff=learning_rate to back off automatically.")
+          f"after the last good checkpoint ({last}). {resume}{fix}; or "
+          "pass --on_divergence=restore --divergence_backoff=learning_rate "
+          "to back off automatically.")
     return DivergenceError(
         f"Training diverged at step {step}: {bad}. Nothing was saved "
-        f"after the last good checkpoint ({last}). Lower --step_size "
-        "or --learning_rate (or raise --reference_stddev's pull, i.e. "
-        "lower it) and rerun the same command to resume, or pass "
+        f"after the last good checkpoint ({last}). {resume}{fix}; or pass "
         "--on_divergence=restore to back off automatically.")
 
   def run(self) -> dict:
