@@ -38,6 +38,23 @@ def run(main) -> None:
   app.run(checked)
 
 
+def check_outputs(**paths) -> None:
+  """Raises a UsageError unless every `flag=path` given can be written.
+
+  Called before the work (sampling, inpainting, scoring), so that an
+  unwritable --output fails at once instead of after it.
+  """
+  # pylint: disable=g-import-not-at-top
+  from absl import app
+  from tfgen.train import preflight
+  for name, path in paths.items():
+    if path:
+      try:
+        preflight.check_output(path, name)
+      except ValueError as error:
+        raise app.UsageError(str(error)) from error
+
+
 def save_npz(path: str, **arrays: np.ndarray) -> str:
   """Like `np.savez`, but byte-identical for identical arrays.
 

@@ -258,6 +258,8 @@ def main(argv):
   if NEIGHBOURS_PNG.value and not NEIGHBOURS_PNG.value.endswith(".png"):
     raise app.UsageError(f"--neighbours_png={NEIGHBOURS_PNG.value!r} must "
                          "end in .png.")
+  common.check_outputs(output=OUTPUT.value,
+                       neighbours_png=NEIGHBOURS_PNG.value)
   data_dir = DATA_DIR.value
   if SAMPLES.value:
     for flag in (NUM_SAMPLES, SEED):
