@@ -226,3 +226,9 @@ def test_a_stale_reservation_of_a_dead_writer_is_taken_over(tmp_path):
     json.dump({"pid": dead.pid, "host": socket.gethostname()}, f)
   assert layout.write_version(model_dir, os.makedirs, 1)[0] == 1
   assert os.listdir(model_dir) == ["1"]
+  # Without --version, a dead writer's reservation does not take a number.
+  os.makedirs(os.path.join(model_dir, ".lock-2"))
+  with open(os.path.join(model_dir, ".lock-2", "owner.json"), "w") as f:
+    json.dump({"pid": dead.pid, "host": socket.gethostname()}, f)
+  assert layout.write_version(model_dir, os.makedirs)[0] == 2
+  assert sorted(os.listdir(model_dir)) == ["1", "2"]

@@ -97,12 +97,18 @@ def remove_stale_scratch(model_dir: str) -> list[str]:
 
   `.tmp-N-PID` folders of dead processes are removed; an `.old-N-PID` folder
   (a version being replaced) is put back as `N` if `N` is missing, else
-  removed. Returns the names handled.
+  removed; stale `.lock-N` reservations are removed. Returns the names
+  handled.
   """
   handled = []
   if not os.path.isdir(model_dir):
     return handled
   for name in sorted(os.listdir(model_dir)):
+    if _RESERVED.match(name):
+      if _stale(os.path.join(model_dir, name)):  # Its writer died.
+        shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+        handled.append(name)
+      continue
     match = _SCRATCH.match(name)
     if not match or _alive(int(match.group(3))):
       continue
