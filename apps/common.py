@@ -1,15 +1,58 @@
-"""Helpers shared by the apps: quiet TF logging, deterministic .npz files,
-loading a finished workdir."""
+"""Helpers shared by the apps: quiet TF logging, one-line usage errors,
+deterministic .npz files, loading a finished workdir, writable outputs."""
 
 from __future__ import annotations
 
 import io
 import os
+import sys
 import zipfile
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+HELP_POINTER = "See --helpfull for every flag."
+
+
+def run(main) -> None:
+  """`absl.app.run(main)`, but a usage error prints one line, not the flags.
+
+  absl answers an `app.UsageError` raised in `main` with the module's whole
+  flag help (~150 lines) before the message; this prints only the message
+  and a pointer to --helpfull on stderr and exits with the error's status
+  (1 unless it says otherwise), as before. Flag parsing errors (a bad
+  integer, an unknown flag) are absl's own one-liners already.
+  """
+  from absl import app  # pylint: disable=g-import-not-at-top
+
+  def checked(argv):
+    try:
+      return main(argv)
+    except app.UsageError as error:
+      sys.stderr.write(f"ERROR: {error}\n{HELP_POINTER}\n")
+      sys.stderr.flush()
+      sys.exit(error.exitcode)
+
+  app.run(checked)
+
+
+def check_outputs(**paths) -> None:
+  """Raises a UsageError unless every `flag=path` given can be written.
+
+  Called before the work (sampling, inpainting, scoring), so that an
+  unwritable --output fails at once instead of after it.
+  """
+  # pylint: disable=g-import-not-at-top
+  from absl import app
+  from tfgen.train import preflight
+  for name, path in paths.items():
+    if path:
+      try:
+        preflight.check_output(path, name)
+      except ValueError as error:
+        raise app.UsageError(str(error)) from error
 
 
 def save_npz(path: str, **arrays: np.ndarray) -> str:

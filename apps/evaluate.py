@@ -44,6 +44,7 @@ import zipfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from apps import common
 from absl import app
 from absl import flags
 import numpy as np
@@ -257,6 +258,8 @@ def main(argv):
   if NEIGHBOURS_PNG.value and not NEIGHBOURS_PNG.value.endswith(".png"):
     raise app.UsageError(f"--neighbours_png={NEIGHBOURS_PNG.value!r} must "
                          "end in .png.")
+  common.check_outputs(output=OUTPUT.value,
+                       neighbours_png=NEIGHBOURS_PNG.value)
   data_dir = DATA_DIR.value
   if SAMPLES.value:
     for flag in (NUM_SAMPLES, SEED):
@@ -360,4 +363,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

@@ -56,6 +56,7 @@ def _check_flags():
   if not OUTPUT.value or not OUTPUT.value.endswith(".npz"):
     raise app.UsageError(f"--output={OUTPUT.value!r} must be a path ending "
                          "in .npz, e.g. --output=/tmp/inpaint.npz.")
+  common.check_outputs(output=OUTPUT.value)
   if MASK.value not in masks_lib.MASK_KINDS:
     raise app.UsageError(f"--mask={MASK.value!r} is not a known mask; use "
                          f"one of {', '.join(masks_lib.MASK_KINDS)}.")
@@ -146,4 +147,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

@@ -87,6 +87,8 @@ def main(argv):
   for flag in (NUM_SAMPLES, BATCH_SIZE, PNG_IMAGES):
     if flag.value <= 0:
       raise app.UsageError(f"--{flag.name}={flag.value} must be positive.")
+  common.check_outputs(output=OUTPUT.value,
+                       refine_panel=REFINE_PANEL.value)
   # pylint: disable=g-import-not-at-top
   import numpy as np
   from tfgen import families
@@ -167,4 +169,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

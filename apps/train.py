@@ -44,11 +44,13 @@ def main(argv):
   if not WORKDIR.value:
     raise app.UsageError("--workdir is required, e.g. --workdir=/tmp/mg.")
   config = config_from_flags()
+  # pylint: disable=g-import-not-at-top
+  from tfgen.train import preflight
   try:
     config.validate()  # Flag errors first, before TensorFlow starts.
+    preflight.check_config(config)
   except ValueError as error:
     raise app.UsageError(str(error)) from error
-  # pylint: disable=g-import-not-at-top
   from tfgen.train import loop
   from tfgen.train import strategy as strategy_lib
   from tfgen.train import workdir as workdir_lib
@@ -62,7 +64,7 @@ def main(argv):
     raise app.UsageError(str(error)) from error
   try:
     trainer.run()
-  except loop.DivergenceError as error:
+  except (loop.DivergenceError, ValueError) as error:  # ValueError: data.
     sys.exit(f"ERROR: {error}")
   if trainer.stopped_by:
     sys.exit(128 + _SIGNAL_NUMBERS.get(trainer.stopped_by, 15))
@@ -74,4 +76,4 @@ _SIGNAL_NUMBERS = {"SIGTERM": 15, "SIGINT": 2, "peer": 15}
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

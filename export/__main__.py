@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 
+from apps import common
 from absl import app
 from absl import flags
 
@@ -153,4 +154,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

@@ -13,8 +13,10 @@ surface:
 
 Row requests get `{"predictions": [...]}`, columnar ones `{"outputs":
 {...}}`; string outputs whose key ends in `_bytes` are `{"b64": "..."}`.
-Errors are `{"error": "..."}`: HTTP 400 for bad requests and failed input
-checks (InvalidArgumentError), 404 for an unknown model or version.
+Errors are `{"error": "..."}`: HTTP 400 for bad requests (malformed or
+absurdly nested JSON, true/false for an integer input) and failed input
+checks (InvalidArgumentError, with the check's message only), 404 for an
+unknown model or version.
 
 It is not a production server: no gRPC, no batching, no model_config_file
 or version policies (only the latest version is served), no classify /
@@ -34,6 +36,7 @@ import signal
 import threading
 from typing import Optional
 
+from apps import common
 from absl import app
 from absl import flags
 import numpy as np
@@ -106,6 +109,9 @@ class ServedModel:
               else _columns(body["inputs"], list(specs)))
     tensors = {}
     for key, spec in specs.items():
+      if spec.dtype.is_integer and _has_bool(values[key]):
+        raise RequestError(400, f"Input {key!r}: true/false is not an "
+                           f"{spec.dtype.name}; send integers, e.g. 1.")
       try:
         tensors[key] = tf.constant(_decode_b64(values[key]), spec.dtype)
       except (TypeError, ValueError) as error:
@@ -137,10 +143,45 @@ class ServedModel:
                             for i in range(count)]}
 
 
+# TF's tail naming the failed op: "\n\t [[{{node check_seed/Assert}}]]".
+_NODE_TAIL = re.compile(r"\s*\[\[\{\{node [^}]*\}\}\]\].*$", re.DOTALL)
+# Deepest JSON nesting accepted (an image batch is 4 deep, b64 objects 5).
+MAX_JSON_DEPTH = 32
+
+
 def _short(message: str) -> str:
-  """Drops TF's "Graph execution error ... stack traces" preamble."""
+  """The in-graph check's message, without TF's preamble and node tail."""
   start = message.find("assertion failed:")
-  return message[start:] if start >= 0 else message
+  message = message[start:] if start >= 0 else message
+  message = _NODE_TAIL.sub("", message).strip()
+  found = re.fullmatch(r"assertion failed: \[(.*)\]", message, re.DOTALL)
+  return found.group(1) if found else message
+
+
+def _has_bool(value) -> bool:
+  """Whether a JSON value holds true/false anywhere (iterative)."""
+  stack = [value]
+  while stack:
+    item = stack.pop()
+    if isinstance(item, bool):
+      return True
+    if isinstance(item, list):
+      stack.extend(item)
+  return False
+
+
+def _check_depth(value, limit: int = MAX_JSON_DEPTH) -> None:
+  """RequestError(400) for JSON nested deeper than `limit` (iterative)."""
+  stack = [(value, 1)]
+  while stack:
+    item, depth = stack.pop()
+    if depth > limit:
+      raise RequestError(400, f"The request is nested more than {limit} "
+                         "levels deep; tensors need at most a few levels.")
+    if isinstance(item, list):
+      stack.extend((v, depth + 1) for v in item)
+    elif isinstance(item, dict):
+      stack.extend((v, depth + 1) for v in item.values())
 
 
 def _rows_to_columns(instances, names: list) -> dict:
@@ -286,6 +327,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         request = json.loads(body)
       except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RequestError(400, f"JSON parse error: {error}.") from error
+      except RecursionError as error:
+        raise RequestError(400, "JSON parse error: the request is nested "
+                           "too deeply.") from error
+      _check_depth(request)
       with self.server.predict_lock:
         return model.predict(request)
     self._respond(answer)
@@ -371,4 +416,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

@@ -60,6 +60,44 @@ def test_a_garbled_newest_checkpoint_falls_back_with_a_warning(tmp_path):
   assert any("Falling back to the previous checkpoint" in w for w in warnings)
 
 
+def test_after_a_fall_back_the_state_lists_every_older_checkpoint_and_rotates(
+    tmp_path):
+  directory = str(tmp_path)
+  paths = saved(directory, values=(1.0, 2.0, 3.0, 4.0))
+  with open(paths[0] + ".index", "wb") as f:  # ckpt-4 garbled.
+    f.write(b"garbage")
+  warnings = []
+  path, _ = restored_value(directory, warnings)
+  assert checkpoints.number(path) == 3
+  assert not any("delete the checkpoints/" in w for w in warnings)
+  manager = checkpoints.make_manager(small_checkpoint(value=5.0), directory,
+                                     3, path, warn=warnings.append)
+  state = tf.train.get_checkpoint_state(directory)
+  assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == [
+      "ckpt-1", "ckpt-2", "ckpt-3"]
+  assert len(state.all_model_checkpoint_timestamps) == 3
+  manager.save(checkpoint_number=4)  # Rotation keeps the newest 3.
+  state = tf.train.get_checkpoint_state(directory)
+  assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == [
+      "ckpt-2", "ckpt-3", "ckpt-4"]
+  assert [checkpoints.number(p) for p in checkpoints.on_disk(directory)] == [
+      4, 3, 2]
+
+
+def test_only_a_failure_of_every_checkpoint_advises_deleting_them(tmp_path):
+  paths = saved(str(tmp_path), values=(1.0, 2.0))
+  for path in paths:
+    with open(path + ".index", "wb") as f:
+      f.write(b"garbage")
+  warnings = []
+  with pytest.raises(checkpoints.CheckpointError,
+                     match="delete the checkpoints/ folder"):
+    checkpoints.restore(small_checkpoint(), str(tmp_path),
+                        warn=warnings.append)
+  assert warnings and not any("delete the checkpoints/" in w
+                              for w in warnings)
+
+
 def test_a_truncated_state_file_uses_the_files_on_disk_and_is_rewritten(
     tmp_path):
   saved(str(tmp_path))

@@ -132,11 +132,29 @@ def test_inpaint_keeps_observed_pixels(request, kind):
 def test_server_errors_raise_serving_error_with_the_message(
     request, kind, status):
   client = client_lib.Client(request.getfixturevalue(f"{kind}_url"), "tiny")
-  with pytest.raises(client_lib.ServingError,
-                     match="seed: batch of 5 instances is above max_batch=4"
-                     ) as caught:
-    client.predict(list(range(MAX_BATCH + 1)))
+  with pytest.raises(client_lib.ServingError) as caught:
+    client.inpaint(np.zeros([1, 8, 8, 1]), np.full([1, 8, 8, 1], 0.5), [1])
   assert caught.value.status == status
+  assert str(caught.value).endswith(
+      "mask: values must be 0 (observed) or 1 (missing).")  # No TF node tail.
+  with pytest.raises(client_lib.ServingError,
+                     match="seed: batch of 5 instances is above max_batch=4"):
+    client._call_once("serving_default",  # pylint: disable=protected-access
+                      {"seed": np.arange(MAX_BATCH + 1)})
+
+
+@pytest.mark.parametrize("kind", ["rest", "grpc"])
+def test_a_request_above_the_max_batch_is_split_into_several(
+    request, loaded, kind):
+  client = client_lib.Client(request.getfixturevalue(f"{kind}_url"), "tiny")
+  assert client.max_batch() == MAX_BATCH  # From the export's get_config.
+  seeds = list(range(30, 40))
+  images = client.predict(seeds)
+  assert images.shape == (10, 8, 8, 1)
+  expected = np.concatenate([direct(loaded, seeds[i:i + MAX_BATCH])[
+      "images"].numpy() for i in range(0, 10, MAX_BATCH)])
+  np.testing.assert_array_equal(images, expected)
+  assert len(client.predict_png(seeds)) == 10
 
 
 def test_unknown_model_version_and_unreachable_server(rest_url):
@@ -188,7 +206,7 @@ def test_parse_seeds():
 
 def run_client(*args):
   return subprocess.run([sys.executable, "-m", "export.client", *args],
-                        cwd=REPO, capture_output=True, text=True, timeout=120,
+                        cwd=REPO, capture_output=True, text=True, timeout=300,
                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
 
 
@@ -222,6 +240,120 @@ def test_command_line_reports_errors(rest_url, tmp_path, args, expected):
   assert result.returncode != 0
   assert expected in result.stderr, result.stderr[-2000:]
   assert not os.listdir(tmp_path)
+
+
+# ---- class-conditional exports, inpaint and refine ----------------------------
+
+
+@pytest.fixture(scope="module")
+def conditional_url(tmp_path_factory):
+  """A dev server of a conditional multigrid and a conditional LAPGAN."""
+  from tfgen.models import LAPGAN  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path_factory.mktemp("conditional"))
+  multigrid = MultigridEBM(grid_sizes=(1, 4, 8), channels=1,
+                           num_langevin_steps=2, net_width=0.125,
+                           start_bank_size=8, num_classes=3)
+  multigrid.adapt(np.linspace(-1, 1, 8 * 64).reshape(8, 8, 8, 1),
+                  labels=np.arange(8) % 3)
+  lapgan = LAPGAN(level_sizes=(4, 8), num_classes=3, noise_dim=4,
+                  generator_width=0.125, discriminator_width=0.125, seed=1)
+  loaded = {}
+  for name, model in (("mg", multigrid), ("lap", lapgan)):
+    archive, metadata, _ = signatures.build_archive(model, MAX_BATCH)
+
+    def write(version_dir, archive=archive, metadata=metadata):
+      archive.write_out(version_dir, verbose=False)
+      signatures.write_assets_extra(version_dir, metadata)
+
+    layout.write_version(os.path.join(path, name), write)
+    loaded[name] = tf.saved_model.load(os.path.join(path, name, "1"))
+  server = serve.make_server(path, port=0, quiet=True)
+  thread = threading.Thread(target=server.serve_forever, daemon=True)
+  thread.start()
+  try:
+    yield f"http://127.0.0.1:{server.server_port}", loaded
+  finally:
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=30)
+
+
+def test_class_ids_reach_conditional_exports_and_requests_are_split(
+    conditional_url):
+  url, loaded = conditional_url
+  seeds, classes = list(range(6)), [0, 1, 2, 2, 1, 0]
+  for name in ("mg", "lap"):
+    client = client_lib.Client(url, name)
+    images = client.predict(seeds, classes)  # 6 > max_batch 4: two parts.
+    expected = np.concatenate([loaded[name].signatures["serving_default"](
+        seed=tf.constant(seeds[i:i + 4], tf.int64),
+        class_id=tf.constant(classes[i:i + 4], tf.int64))["images"].numpy()
+                               for i in (0, 4)])
+    np.testing.assert_array_equal(images, expected)
+    one_class = client.predict([1, 2], class_ids=2)
+    np.testing.assert_array_equal(one_class, expected[[1, 2]] * 0 + (
+        loaded[name].signatures["serving_default"](
+            seed=tf.constant([1, 2], tf.int64),
+            class_id=tf.constant([2, 2], tf.int64))["images"].numpy()))
+    with pytest.raises(client_lib.ServingError, match=r"class_id: values "
+                       r"\[3\] must be in \[0, 3\)"):
+      client.predict([1], class_ids=3)
+  with pytest.raises(ValueError, match="must be one int or 2 ints"):
+    client_lib.Client(url, "mg").predict([1, 2], class_ids=[1, 2, 3])
+
+
+def test_inpaint_and_refine_of_conditional_exports(conditional_url):
+  url, loaded = conditional_url
+  image = np.full([5, 8, 8, 1], 0.75, np.float32)
+  mask = np.zeros([5, 8, 8, 1], np.float32)
+  mask[:, :, :4] = 1
+  filled = client_lib.Client(url, "mg").inpaint(image, mask, range(5),
+                                                class_ids=1)
+  assert filled.shape == (5, 8, 8, 1)
+  np.testing.assert_allclose(filled[:, :, 4:], 0.75, atol=1e-6)
+  coarse = np.random.RandomState(0).uniform(0, 1, (5, 4, 4, 1)).astype(
+      np.float32)
+  refined = client_lib.Client(url, "lap").refine(coarse, range(5), [0, 1, 2,
+                                                                    0, 1])
+  expected = np.concatenate([loaded["lap"].signatures["refine"](
+      image=tf.constant(coarse[i:i + 4]),
+      seed=tf.constant(list(range(5))[i:i + 4], tf.int64),
+      class_id=tf.constant([0, 1, 2, 0, 1][i:i + 4], tf.int64))[
+          "images"].numpy() for i in (0, 4)])
+  np.testing.assert_array_equal(refined, expected)
+
+
+def test_command_line_sends_class_id_and_calls_refine_and_inpaint(
+    conditional_url, tmp_path):
+  url, loaded = conditional_url
+  npz = str(tmp_path / "samples.npz")
+  result = run_client(f"--url={url}", "--model_name=lap", "--seeds=0:6",
+                      "--class_id=2", f"--output={npz}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  with np.load(npz) as archive:
+    np.testing.assert_array_equal(
+        archive["images"][:4], loaded["lap"].signatures["serving_default"](
+            seed=tf.constant(range(4), tf.int64),
+            class_id=tf.constant([2] * 4, tf.int64))["images"].numpy())
+  coarse = str(tmp_path / "coarse.npz")
+  np.savez(coarse, images=np.full([3, 4, 4, 1], 0.5, np.float32))
+  result = run_client(f"--url={url}", "--model_name=lap", "--seeds=0:3",
+                      "--signature=refine", f"--input={coarse}",
+                      "--class_id=1", f"--output={tmp_path}/refined.png")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "(refine)" in result.stdout
+  masked = str(tmp_path / "masked.npz")
+  np.savez(masked, images=np.full([2, 8, 8, 1], 0.5, np.float32),
+           masks=np.ones([2, 8, 8, 1], np.float32))
+  result = run_client(f"--url={url}", "--model_name=mg", "--seeds=0:2",
+                      "--signature=inpaint", f"--input={masked}",
+                      "--class_id=0", f"--output={tmp_path}/filled.npz")
+  assert result.returncode == 0, result.stderr[-2000:]
+  result = run_client(f"--url={url}", "--model_name=mg", "--seeds=0:3",
+                      "--signature=inpaint", f"--input={masked}",
+                      f"--output={tmp_path}/x.npz")
+  assert result.returncode == 1
+  assert "holds 2 images but --seeds='0:3' gives 3 seeds" in result.stderr
 
 
 if __name__ == "__main__":

@@ -16,8 +16,10 @@ Every subprocess runs under a timeout and is killed by its PID.
 
 import dataclasses
 import glob
+import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -210,6 +212,33 @@ def test_truncated_newest_checkpoint_falls_back_with_a_warning(
   assert tf.train.latest_checkpoint(directory).endswith("ckpt-6")
 
 
+def test_newest_checkpoint_damaged_twice_still_restores_the_next_good_one(
+    trained, caplog):
+  workdir, directory, values = trained
+
+  def damage_newest():
+    with open(os.path.join(directory, "ckpt-4.data-00000-of-00001"),
+              "r+b") as f:
+      f.truncate(10)
+
+  damage_newest()
+  # Falls back to ckpt-2, trains steps 3 and 4 again, saves ckpt-4.
+  trainer = loop.Trainer(tiny_config(), workdir, printer=lambda _: None)
+  assert trainer.step == 2
+  trainer.run()
+  state = tf.train.get_checkpoint_state(directory)
+  assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == [
+      "ckpt-2", "ckpt-4"]
+  assert len(state.all_model_checkpoint_timestamps) == 2
+  damage_newest()
+  with caplog.at_level(logging.WARNING):
+    model, _, step = workdir_lib.load_model(workdir)  # What apps.sample does.
+  assert step == 2
+  assert "Falling back to the previous checkpoint" in caplog.text
+  assert "delete the checkpoints/" not in caplog.text
+  del model
+
+
 @pytest.mark.parametrize("state_text", [
     'model_checkpoint_path: "ckpt-4"\nall_model_checkpoint_paths: "ckp',
     "",
@@ -328,6 +357,44 @@ def test_restore_halves_the_step_size_retraces_and_a_resume_keeps_it(
   assert "Using the backed-off step_size=[0.15, 0.15]" in lines[-1]
   model, _, _ = workdir_lib.load_model(workdir)
   assert model.step_size == (0.15, 0.15)
+
+
+@pytest.mark.parametrize("flag", ["step_size", "learning_rate"])
+def test_following_the_divergence_advice_finishes(tmp_path, flag):
+  workdir = str(tmp_path / "run")
+  config = tiny_config(num_steps=5)
+  trainer = loop.Trainer(config, workdir, printer=lambda _: None)
+  model, optimizer = trainer.model, trainer.optimizer
+  # From step 3 on it diverges while step size (learning rate) is too high.
+  too_high = ((lambda: model.step_size[0] > 0.2) if flag == "step_size"
+              else (lambda: optimizer.learning_rate > 6e-4))
+  nan_until(trainer, lambda: too_high() and (
+      model.optimizer.iterations >= 3))
+  with pytest.raises(loop.DivergenceError) as raised:
+    trainer.run()
+  advice = re.search(r"To resume from it, rerun the same command with "
+                     r"--step_size=(\S+) \(half the configured value\) or "
+                     r"--learning_rate=(\S+);", str(raised.value))
+  assert advice, str(raised.value)
+  assert advice.groups() == ("0.15", "0.0005")
+  # The rerun with the printed flag (apps.train turns it into this config).
+  if flag == "step_size":
+    followed = dataclasses.replace(config, model=dataclasses.replace(
+        config.model, step_size=(float(advice.group(1)),)))
+  else:
+    followed = dataclasses.replace(config, train=dataclasses.replace(
+        config.train, learning_rate=float(advice.group(2))))
+  resumed = loop.Trainer(followed, workdir, printer=lambda _: None)
+  assert resumed.step == 2
+  model, optimizer = resumed.model, resumed.optimizer
+  nan_until(resumed, lambda: too_high() and (
+      model.optimizer.iterations >= 3))
+  resumed.run()
+  assert resumed.step == 5
+  with open(os.path.join(workdir, "config.json")) as f:
+    history = json.load(f)["history"]
+  assert list(history[-1]["changed"]) == [
+      "model.step_size" if flag == "step_size" else "train.learning_rate"]
 
 
 def test_restore_halves_the_learning_rate_before_the_first_checkpoint(

@@ -1,14 +1,19 @@
 """tfgen.serving.layout: versioned folders written atomically, models.config."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from tfgen.serving import layout
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def write_files(path):
@@ -143,3 +148,87 @@ def test_good_model_names_pass():
 
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))
+
+
+WRITER = r"""
+import os, sys, time
+from tfgen.serving import layout
+model_dir, go, version = sys.argv[1], sys.argv[2], sys.argv[3]
+while not os.path.exists(go):
+  time.sleep(0.01)
+
+def write(path):
+  os.makedirs(path)
+  time.sleep(1.0)  # Both writers are inside write_version at once.
+  with open(os.path.join(path, "writer"), "w") as f:
+    f.write(str(os.getpid()))
+
+try:
+  number, _ = layout.write_version(model_dir, write,
+                                   int(version) if version else None)
+except FileExistsError as error:
+  print("refused:", error)
+else:
+  print("version", number)
+"""
+
+
+def race(tmp_path, version=""):
+  """Two writer processes released at the same moment; their outputs."""
+  model_dir = str(tmp_path / "models" / "tiny")
+  go = str(tmp_path / "go")
+  processes = [subprocess.Popen(
+      [sys.executable, "-c", WRITER, model_dir, go, version], cwd=REPO,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+  try:
+    time.sleep(3)  # Both imported and waiting.
+    open(go, "w").close()
+    outputs = [p.communicate(timeout=120) for p in processes]
+  finally:
+    for p in processes:
+      if p.poll() is None:
+        p.kill()
+  for p, (_, err) in zip(processes, outputs):
+    assert p.returncode == 0, err[-2000:]
+  return model_dir, [out.strip() for out, _ in outputs], processes
+
+
+def test_two_concurrent_writers_get_different_versions(tmp_path):
+  model_dir = str(tmp_path / "models" / "tiny")
+  layout.write_version(model_dir, lambda path: os.makedirs(path))  # 1.
+  model_dir, outputs, processes = race(tmp_path)
+  assert sorted(outputs) == ["version 2", "version 3"]
+  assert layout.versions(model_dir) == [1, 2, 3]
+  writers = set()
+  for version in (2, 3):
+    with open(os.path.join(model_dir, str(version), "writer")) as f:
+      writers.add(int(f.read()))
+  assert writers == {p.pid for p in processes}  # Neither replaced the other.
+  assert sorted(os.listdir(model_dir)) == ["1", "2", "3"]  # No leftovers.
+
+
+def test_two_concurrent_writers_of_one_version_one_is_refused(tmp_path):
+  model_dir, outputs, _ = race(tmp_path, version="5")
+  assert sorted(o.split()[0] for o in outputs) == ["refused:", "version"]
+  refused = next(o for o in outputs if o.startswith("refused:"))
+  assert ("/5 is being written by another export (PID " in refused
+          or "/5 exists: pass --overwrite" in refused), refused
+  assert layout.versions(model_dir) == [5]
+
+
+def test_a_stale_reservation_of_a_dead_writer_is_taken_over(tmp_path):
+  model_dir = str(tmp_path / "tiny")
+  dead = subprocess.Popen([sys.executable, "-c", "pass"])
+  dead.wait()
+  os.makedirs(os.path.join(model_dir, ".lock-1"))
+  with open(os.path.join(model_dir, ".lock-1", "owner.json"), "w") as f:
+    json.dump({"pid": dead.pid, "host": socket.gethostname()}, f)
+  assert layout.write_version(model_dir, os.makedirs, 1)[0] == 1
+  assert os.listdir(model_dir) == ["1"]
+  # Without --version, a dead writer's reservation does not take a number.
+  os.makedirs(os.path.join(model_dir, ".lock-2"))
+  with open(os.path.join(model_dir, ".lock-2", "owner.json"), "w") as f:
+    json.dump({"pid": dead.pid, "host": socket.gethostname()}, f)
+  assert layout.write_version(model_dir, os.makedirs)[0] == 2
+  assert sorted(os.listdir(model_dir)) == ["1", "2"]

@@ -63,8 +63,9 @@ def test_workdir_with_other_model_settings_is_refused(tmp_path):
   loop.Trainer(tiny_config(num_steps=1), workdir, printer=lambda _: 0).run()
   other = dataclasses.replace(
       tiny_config(), model=dataclasses.replace(tiny_config().model,
-                                               step_size=(0.1,)))
-  with pytest.raises(ValueError, match=r"step_size: saved \(0.3,\)"):
+                                               reference_stddev=0.5))
+  with pytest.raises(ValueError,
+                     match=r"reference_stddev: saved 1.0, requested 0.5"):
     loop.Trainer(other, workdir)
 
 

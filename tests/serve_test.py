@@ -167,6 +167,32 @@ def test_bad_requests_get_http_400_with_the_message(url, body, expected):
   assert re.search(expected, answer["error"]), answer["error"]
 
 
+def test_absurdly_nested_json_and_booleans_for_integers_get_http_400(url):
+  deep = b"[" * 100_000 + b"]" * 100_000
+  status, answer = request(url, "/v1/models/tiny:predict", raw=deep)
+  assert status == 400, answer
+  assert "nested too deeply" in answer["error"]
+  nested = {"inputs": {"seed": json.loads("[" * 40 + "1" + "]" * 40)}}
+  status, answer = request(url, "/v1/models/tiny:predict", nested)
+  assert status == 400 and "nested more than 32 levels" in answer["error"]
+  for body in ({"inputs": {"seed": [True]}}, {"instances": [{"seed": True}]},
+               {"instances": [True, 2]}):
+    status, answer = request(url, "/v1/models/tiny:predict", body)
+    assert status == 400, answer
+    assert answer["error"] == ("Input 'seed': true/false is not an int64; "
+                               "send integers, e.g. 1.")
+
+
+def test_in_graph_check_messages_have_no_tensorflow_node_tail(url):
+  status, answer = request(url, "/v1/models/tiny:predict",
+                           {"inputs": {"seed": list(range(MAX_BATCH + 1))}})
+  assert status == 400
+  assert answer["error"] == (
+      f"seed: batch of {MAX_BATCH + 1} instances is above max_batch="
+      f"{MAX_BATCH} of this export; split the request or re-export with a "
+      "larger --max_batch.")
+
+
 def test_malformed_json_and_unknown_paths(url):
   status, answer = request(url, "/v1/models/tiny:predict", raw=b"{\"inp")
   assert status == 400 and "JSON parse error" in answer["error"]

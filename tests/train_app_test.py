@@ -7,6 +7,7 @@ import dataclasses
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -163,9 +164,10 @@ def test_model_settings_not_given_take_the_chosen_familys_defaults():
 def test_workdir_trained_with_other_settings_is_refused(tmp_path):
   workdir = f"--workdir={tmp_path / 'run'}"
   assert run_app(*TINY, "--num_steps=1", workdir).returncode == 0
-  result = run_app(*TINY, "--num_steps=2", "--step_size=0.1", workdir)
+  result = run_app(*TINY, "--num_steps=2", "--reference_stddev=0.5",
+                   workdir)
   assert result.returncode != 0
-  assert "step_size: saved" in result.stderr
+  assert "reference_stddev: saved 1.0, requested 0.5" in result.stderr
   assert "new --workdir" in result.stderr
 
 
@@ -181,6 +183,37 @@ def test_divergence_restore_gives_up_after_the_retries_and_exits_1(
       result.stderr)
   assert "Gave up after 1 restores (--max_divergence_retries=1" in (
       result.stderr)
+
+
+ADVICE = re.compile(r"To resume from it, rerun the same command with "
+                    r"(--step_size=\S+) \(half the configured value\) or "
+                    r"(--learning_rate=\S+);")
+
+
+def test_the_rerun_that_the_divergence_advice_prints_is_accepted_and_resumes(
+    tmp_path):
+  workdir = tmp_path / "run"
+  # Step size 600 diverges at step 3 (tiny model, seed 0). The weights it
+  # learnt by step 2 diverge at smaller step sizes too (the advice cannot
+  # undo that): the rerun is accepted and resumes, it need not finish. That
+  # it finishes when the step size caused the divergence is
+  # fault_tolerance_test's test_following_the_divergence_advice_finishes.
+  flags = [*TINY, f"--workdir={workdir}", "--num_steps=4",
+           "--checkpoint_every=1", "--noclip_samples"]
+  result = run_app(*flags, "--step_size=600")
+  assert result.returncode == 1, result.stderr[-2000:]
+  assert "Training diverged at step 3" in result.stderr
+  advice = ADVICE.search(result.stderr)
+  assert advice, result.stderr[-2000:]
+  assert advice.group(1) == "--step_size=300"
+  result = run_app(*flags, advice.group(1))
+  assert "holds a run with other settings" not in result.stderr
+  assert "Resuming from" in result.stdout and "at step 2" in result.stdout
+  with open(workdir / "config.json") as f:
+    saved = json.load(f)
+  assert saved["model"]["step_size"] == [300.0]
+  assert saved["history"][0]["changed"] == {
+      "model.step_size": {"from": [600.0], "to": [300.0]}}
 
 
 def test_corrupt_checkpoint_is_refused_with_the_fix(tmp_path):

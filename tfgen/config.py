@@ -115,7 +115,9 @@ RESUMABLE_FIELDS = frozenset({
     "train.summary_every", "train.sample_every", "train.num_sample_images",
     "train.max_checkpoints", "train.jit_compile", "train.on_divergence",
     "train.divergence_backoff", "train.max_divergence_retries",
-    "data.data_dir", "data.download", "model.num_sampling_steps"})
+    "data.data_dir", "data.download", "model.num_sampling_steps",
+    # Lowered after a divergence (recorded in config.json's history).
+    "train.learning_rate", "model.step_size"})
 
 
 def _families():

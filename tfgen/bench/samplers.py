@@ -226,11 +226,14 @@ def hand_loop_chain(setup: Setup, num_steps: int):
 
 
 def hand_loop_log_prob_chain(setup: Setup, num_steps: int):
-  """The hand loop that also keeps log p(x) [B] alive, as the kernel does.
+  """The hand loop that also carries log p(x) [B] through the loop.
 
-  A diagnostic variant (not in the default `--variants`): it isolates the
-  cost of returning log p next to the gradient from the kernel's other
-  differences (its extra bootstrap gradient, TFP's seed handling).
+  A diagnostic variant (not in the default `--variants`): it measures what
+  returning log p next to the gradient would cost. tfgen's kernel does not
+  return it (`LangevinKernel.one_step` keeps only the gradient of
+  `value_and_gradient` and carries a step counter; `bootstrap_results`
+  evaluates nothing), so the kernel differs from the plain hand loop only
+  by TFP's seed handling and that counter.
   """
 
   @tf.function

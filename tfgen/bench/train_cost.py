@@ -19,8 +19,9 @@ layer, B the batch and T the Langevin steps:
                                                   input gradients but the
                                                   first layer's
 
-The chain runner also computes one more gradient per chain (the kernel's
-bootstrap), not counted: FLOPs count the work a minimal sampler does.
+That is the Langevin chain's whole work: `LangevinKernel.bootstrap_results`
+evaluates nothing and each `one_step` takes one gradient of log p, so the
+runner adds no gradient beyond the T per grid counted here.
 """
 
 from __future__ import annotations

@@ -308,7 +308,7 @@ def player_of(model, name: str, has_discriminator: bool = True,
       return logits(tf.constant(images, tf.float32)).numpy()
 
   shape = (model.final_image_size, model.final_image_size,
-           int(getattr(model, "channels", 1)))
+           int(model.channels))
   return Player(name, lambda pairs: sample(pairs).numpy(), discriminate,
                 shape)
 

@@ -5,6 +5,12 @@
     images = client.predict([0, 1, 2])       # float32 [3, S, S, C] in [0, 1]
     pngs = client.predict_png([0, 1, 2])     # three PNG files' bytes
 
+Conditional exports take `class_ids` (one int for all, or one per seed);
+`inpaint` (multigrid) and `refine` (LAPGAN) call the other signatures. A
+request larger than the export's `max_batch` (read once from its
+`get_config` signature) is sent as several requests of at most that many
+instances, and the answers are joined.
+
 `http://host:port` speaks TF Serving's REST predict API with the standard
 library only (urllib); `grpc://host:port` speaks its gRPC
 `PredictionService` and needs `grpcio` and `tensorflow-serving-api` (imported
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -70,33 +77,86 @@ class Client:
     self._grpc = parsed.scheme == "grpc"
     self._target = parsed.netloc
     self._stub = None
+    self._max_batch = None  # Read from the export's get_config when needed.
 
   # ---- what users call ----------------------------------------------------
-  def predict(self, seeds: Sequence[int]) -> np.ndarray:
-    """One sample per seed: float32 [N, S, S, C] in [0, 1]."""
-    return self.call("serving_default", {"seed": _seeds(seeds)})["images"]
+  def predict(self, seeds: Sequence[int], class_ids=None) -> np.ndarray:
+    """One sample per seed: float32 [N, S, S, C] in [0, 1].
 
-  def predict_png(self, seeds: Sequence[int]) -> list[bytes]:
+    `class_ids`: for a class-conditional export, one int for every seed or
+    one per seed.
+    """
+    return self.sample(seeds, class_ids)["images"]
+
+  def predict_png(self, seeds: Sequence[int], class_ids=None) -> list[bytes]:
     """One PNG (bytes) per seed."""
-    return self.call("serving_default",
-                     {"seed": _seeds(seeds)})["images_bytes"]
+    return self.sample(seeds, class_ids)["images_bytes"]
+
+  def sample(self, seeds: Sequence[int], class_ids=None) -> dict:
+    """`serving_default`: {"images": [N, S, S, C], "images_bytes": [N]}."""
+    seeds = _seeds(seeds)
+    return self.call("serving_default", _with_classes({"seed": seeds},
+                                                      class_ids, len(seeds)))
 
   def inpaint(self, images: np.ndarray, masks: np.ndarray,
-              seeds: Sequence[int]) -> np.ndarray:
+              seeds: Sequence[int], class_ids=None) -> np.ndarray:
     """Fills missing pixels (masks: 1 = missing) of images in [0, 1]."""
     images = np.asarray(images, np.float32)
     masks = np.asarray(masks, np.float32)
     if images.ndim != 4 or masks.ndim != 4:
       raise ValueError(f"images {images.shape} and masks {masks.shape} must "
                        "be [N, S, S, C] and [N, S, S, 1 or C].")
-    return self.call("inpaint", {"image": images, "mask": masks,
-                                 "seed": _seeds(seeds)})["images"]
+    seeds = _seeds(seeds)
+    return self.call("inpaint", _with_classes(
+        {"image": images, "mask": masks, "seed": seeds}, class_ids,
+        len(seeds)))["images"]
+
+  def refine(self, images: np.ndarray, seeds: Sequence[int],
+             class_ids=None) -> np.ndarray:
+    """LAPGAN: refines coarse images in [0, 1] up to the finest level."""
+    images = np.asarray(images, np.float32)
+    if images.ndim != 4:
+      raise ValueError(f"images {images.shape} must be [N, s, s, C] coarse "
+                       "images in [0, 1].")
+    seeds = _seeds(seeds)
+    return self.call("refine", _with_classes(
+        {"image": images, "seed": seeds}, class_ids, len(seeds)))["images"]
+
+  def max_batch(self) -> Optional[int]:
+    """The export's max_batch (its get_config metadata); None if unknown."""
+    if self._max_batch is None:
+      try:
+        answer = self._call_once("get_config", {})
+        config = answer.get("config", next(iter(answer.values()), None))
+        if isinstance(config, (list, tuple)):
+          config = config[0]
+        if isinstance(config, bytes):
+          config = config.decode("utf-8")
+        self._max_batch = int(json.loads(config)["serving"]["max_batch"])
+      except (ServingError, KeyError, TypeError, ValueError):
+        self._max_batch = 0  # Not a tfgen export: send requests whole.
+    return self._max_batch or None
 
   def call(self, signature_name: str, inputs: dict) -> dict:
     """Any signature: {input: array} -> {output: array}.
 
-    String outputs are lists of bytes; numeric ones numpy arrays.
+    String outputs are lists of bytes; numeric ones numpy arrays. Inputs
+    with more instances than the export's max_batch are sent in parts.
     """
+    count = len(next(iter(inputs.values()))) if inputs else 0
+    limit = self.max_batch() if count > 1 else None
+    if not limit or count <= limit:
+      return self._call_once(signature_name, inputs)
+    parts = [self._call_once(signature_name,
+                             {k: np.asarray(v)[start:start + limit]
+                              for k, v in inputs.items()})
+             for start in range(0, count, limit)]
+    return {key: (np.concatenate([p[key] for p in parts])
+                  if isinstance(parts[0][key], np.ndarray)
+                  else [item for p in parts for item in p[key]])
+            for key in parts[0]}
+
+  def _call_once(self, signature_name: str, inputs: dict) -> dict:
     if self._grpc:
       return self._call_grpc(signature_name, inputs)
     return self._call_rest(signature_name, inputs)
@@ -142,7 +202,8 @@ class Client:
       except (ValueError, AttributeError):
         message = text
       raise ServingError(f"{request.full_url} answered HTTP {error.code}: "
-                         f"{message}", status=error.code) from error
+                         f"{clean_message(message)}",
+                         status=error.code) from error
     except (urllib.error.URLError, OSError) as error:
       raise ServingError(f"Cannot reach {request.full_url} ({error}): is the "
                          "server running at that address?") from error
@@ -174,7 +235,8 @@ class Client:
       response = self._stub.Predict(request, timeout=self.timeout)
     except grpc.RpcError as error:
       raise ServingError(
-          f"{self.url} answered {error.code().name}: {error.details()}",
+          f"{self.url} answered {error.code().name}: "
+          f"{clean_message(error.details())}",
           status=error.code().name) from error
     outputs = {}
     for key, proto in response.outputs.items():
@@ -200,6 +262,30 @@ def parse_seeds(text: str) -> list[int]:
   if not seeds:
     raise ValueError(f"--seeds={text!r} gives no seed; e.g. --seeds=0:16.")
   return seeds
+
+
+_NODE_TAIL = re.compile(r"\s*\[\[\{\{node [^}]*\}\}\]\].*$", re.DOTALL)
+
+
+def clean_message(message) -> str:
+  """A server's error without TF's "[[{{node check_seed/Assert}}]]" tail."""
+  message = _NODE_TAIL.sub("", str(message)).strip()
+  found = re.search(r"assertion failed: \[(.*)\]$", message, re.DOTALL)
+  return found.group(1) if found else message
+
+
+def _with_classes(inputs: dict, class_ids, count: int) -> dict:
+  """Adds `class_id` int64 [count] (one int broadcast, or one per seed)."""
+  if class_ids is None:
+    return inputs
+  classes = np.asarray(class_ids)
+  if classes.ndim == 0:
+    classes = np.full([count], classes)
+  if (classes.ndim != 1 or len(classes) != count
+      or classes.dtype.kind not in "iu"):
+    raise ValueError(f"class_ids={np.asarray(class_ids).tolist()!r} must be "
+                     f"one int or {count} ints, one per seed.")
+  return {**inputs, "class_id": classes.astype(np.int64)}
 
 
 def _seeds(seeds) -> np.ndarray:

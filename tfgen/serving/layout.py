@@ -6,6 +6,12 @@ name as the model's version; other names (here `.tmp-N-PID` while writing,
 a version into a temporary folder and renames it into place: a version
 folder is either absent or complete, even if the writer is killed.
 
+Concurrent writers into one `BASE/NAME/` first reserve their version with
+`os.mkdir(".lock-N")`, which is atomic (also on NFS): two exporters without
+a version get different ones, and a writer of an explicit version that
+another live writer holds is refused, so no export silently replaces
+another. A reservation of a dead writer is stale and is taken over.
+
 `update_models_config` adds or updates the model's entry in
 `BASE/models.config`, TF Serving's `--model_config_file` (text proto):
 
@@ -25,13 +31,21 @@ import contextlib
 import fcntl
 import os
 import posixpath
+import json
 import re
 import shutil
+import socket
+import time
 from typing import Callable, Optional
 
 MODELS_CONFIG = "models.config"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SCRATCH = re.compile(r"^\.(tmp|old)-(\d+)-(\d+)$")
+_RESERVED = re.compile(r"^\.lock-(\d+)$")
+_OWNER = "owner.json"
+# A reservation without an owner record (its writer died between mkdir and
+# writing it), or one of another host, is stale after this many seconds.
+RESERVATION_STALE_S = 3600.0
 
 
 def check_model_name(model_name: str) -> str:
@@ -54,10 +68,18 @@ def versions(model_dir: str) -> list[int]:
                     os.path.join(model_dir, name)))
 
 
+def reserved(model_dir: str) -> list[int]:
+  """Versions that writers have reserved (`.lock-N`) but not yet written."""
+  if not os.path.isdir(model_dir):
+    return []
+  return sorted(int(m.group(1)) for m in map(_RESERVED.match,
+                                              os.listdir(model_dir)) if m)
+
+
 def next_version(model_dir: str) -> int:
-  """One above the highest version, or 1."""
-  existing = versions(model_dir)
-  return existing[-1] + 1 if existing else 1
+  """One above the highest version (written or reserved), or 1."""
+  existing = versions(model_dir) + reserved(model_dir)
+  return max(existing) + 1 if existing else 1
 
 
 def _alive(pid: int) -> bool:
@@ -75,12 +97,18 @@ def remove_stale_scratch(model_dir: str) -> list[str]:
 
   `.tmp-N-PID` folders of dead processes are removed; an `.old-N-PID` folder
   (a version being replaced) is put back as `N` if `N` is missing, else
-  removed. Returns the names handled.
+  removed; stale `.lock-N` reservations are removed. Returns the names
+  handled.
   """
   handled = []
   if not os.path.isdir(model_dir):
     return handled
   for name in sorted(os.listdir(model_dir)):
+    if _RESERVED.match(name):
+      if _stale(os.path.join(model_dir, name)):  # Its writer died.
+        shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+        handled.append(name)
+      continue
     match = _SCRATCH.match(name)
     if not match or _alive(int(match.group(3))):
       continue
@@ -92,6 +120,69 @@ def remove_stale_scratch(model_dir: str) -> list[str]:
       shutil.rmtree(path, ignore_errors=True)
     handled.append(name)
   return handled
+
+
+def _owner(reservation: str) -> Optional[dict]:
+  try:
+    with open(os.path.join(reservation, _OWNER)) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
+
+
+def _stale(reservation: str) -> bool:
+  owner = _owner(reservation)
+  try:
+    age = time.time() - os.path.getmtime(reservation)
+  except OSError:
+    return False
+  if not isinstance(owner, dict) or "pid" not in owner:
+    return age > RESERVATION_STALE_S
+  if owner.get("host") == socket.gethostname():
+    return not _alive(int(owner["pid"]))
+  return age > RESERVATION_STALE_S
+
+
+def _describe_owner(reservation: str) -> str:
+  owner = _owner(reservation) or {}
+  return (f"PID {owner.get('pid', '?')} on host {owner.get('host', '?')!r}, "
+          f"since {owner.get('started', '?')}")
+
+
+def reserve_version(model_dir: str, version: Optional[int] = None
+                    ) -> tuple[int, str]:
+  """Atomically reserves `version` (default: the next free) of `model_dir`.
+
+  Returns (version, reservation folder); remove the folder when the version
+  is written. Raises FileExistsError if another live writer holds an
+  explicit `version`.
+  """
+  candidate = version if version is not None else next_version(model_dir)
+  while True:
+    reservation = os.path.join(model_dir, f".lock-{candidate}")
+    try:
+      os.mkdir(reservation)
+    except FileExistsError:
+      if _stale(reservation):
+        shutil.rmtree(reservation, ignore_errors=True)
+        continue
+      if version is not None:
+        raise FileExistsError(
+            f"{os.path.join(model_dir, str(candidate))} is being written by "
+            f"another export ({_describe_owner(reservation)}): wait for it "
+            f"to finish, or omit --version to write version "
+            f"{next_version(model_dir)}.") from None
+      candidate = max(candidate + 1, next_version(model_dir))
+      continue
+    with open(os.path.join(reservation, _OWNER), "w") as f:
+      json.dump({"pid": os.getpid(), "host": socket.gethostname(),
+                 "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}, f)
+    if version is None and os.path.exists(
+        os.path.join(model_dir, str(candidate))):
+      shutil.rmtree(reservation, ignore_errors=True)  # Written meanwhile.
+      candidate = next_version(model_dir)
+      continue
+    return candidate, reservation
 
 
 def _fsync_tree(path: str) -> None:
@@ -124,17 +215,19 @@ def write_version(model_dir: str, write_fn: Callable[[str], None],
     (version, path of `BASE/NAME/version`).
 
   Raises:
-    FileExistsError: the version exists and `overwrite` is False.
+    FileExistsError: the version exists and `overwrite` is False, or
+      another live writer is writing it (see `reserve_version`).
   """
-  os.makedirs(model_dir, exist_ok=True)
-  remove_stale_scratch(model_dir)
-  if version is None:
-    version = next_version(model_dir)
-  if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+  if version is not None and (not isinstance(version, int)
+                              or isinstance(version, bool) or version < 1):
     raise ValueError(f"version={version!r} must be an int >= 1 (TF Serving "
                      "versions are positive integers).")
+  os.makedirs(model_dir, exist_ok=True)
+  remove_stale_scratch(model_dir)
+  version, reservation = reserve_version(model_dir, version)
   final = os.path.join(model_dir, str(version))
   if os.path.exists(final) and not overwrite:
+    shutil.rmtree(reservation, ignore_errors=True)
     raise FileExistsError(
         f"{final} exists: pass --overwrite to replace version {version}, or "
         f"omit --version to write version {next_version(model_dir)}.")
@@ -156,6 +249,7 @@ def write_version(model_dir: str, write_fn: Callable[[str], None],
       os.rename(scratch, final)
   finally:
     shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(reservation, ignore_errors=True)
   return version, final
 
 

@@ -8,7 +8,10 @@ A process killed while saving thus leaves the previous checkpoint the latest.
 that does not restore: a truncated or garbled index or data file, a state
 file that is truncated, empty or names missing files (the ckpt-*.index files
 on disk are then the candidates). `make_manager` rewrites such a state file
-so that later saves keep and rotate the right files.
+(and one after a fall-back) to list every checkpoint on disk up to the
+restored one, with the timestamps `CheckpointManager` needs, so that later
+saves keep and rotate the right files and a second fall-back still finds
+the older good checkpoints.
 
 A checkpoint holds the Trainer's step counter ('step'), what the family's
 model lists in `checkpoint_objects()` (the model with the nets and
@@ -34,7 +37,15 @@ Warn = Callable[[str], None]
 
 
 class CheckpointError(ValueError):
-  """A checkpoint is corrupt or does not match the configured model."""
+  """A checkpoint is corrupt or does not match the configured model.
+
+  `path` is the checkpoint, `reason` the one-line cause (without the fix).
+  """
+
+  def __init__(self, message: str, path: str = "", reason: str = ""):
+    super().__init__(message)
+    self.path = path
+    self.reason = reason or message
 
 
 class TrainingState(tf.Module):
@@ -142,7 +153,8 @@ def _restore_error(path: str, error: Exception) -> CheckpointError:
       f"checkpoint {path!r} cannot be restored into this model ({summary}). "
       "It is corrupt or was written by a run with other model settings: "
       "use the workdir's config.json settings, delete the checkpoints/ "
-      "folder to start over, or use a new --workdir.")
+      "folder to start over, or use a new --workdir.", path=path,
+      reason=summary)
 
 
 def restore_path(checkpoint: tf.train.Checkpoint, path: str,
@@ -192,8 +204,9 @@ def restore(checkpoint: tf.train.Checkpoint, directory: str,
   """Restores the newest checkpoint of `directory` that restores.
 
   Returns its path, or None if there is no checkpoint. Each checkpoint that
-  fails is logged (`warn`) and the previous one tried; if none restores,
-  raises the newest one's CheckpointError (with the path and the fix).
+  fails is logged (`warn`, naming it and the cause) and the previous one
+  tried; only if none restores is the newest one's CheckpointError raised,
+  with the fix (the advice to delete checkpoints/ appears only then).
   """
   paths = candidates(directory, warn)
   first_error = None
@@ -202,7 +215,8 @@ def restore(checkpoint: tf.train.Checkpoint, directory: str,
       restore_path(checkpoint, path, expect_optimizer)
     except CheckpointError as error:
       first_error = first_error or error
-      warn(f"{error} Falling back to the previous checkpoint.")
+      warn(f"checkpoint {path!r} cannot be restored into this model "
+           f"({error.reason}). Falling back to the previous checkpoint.")
       continue
     if first_error is not None:
       warn(f"Restored {path!r}, the newest checkpoint that restores; the "
@@ -217,16 +231,52 @@ def restore(checkpoint: tf.train.Checkpoint, directory: str,
   return None
 
 
+def _timestamps(paths: list[str]) -> list[float]:
+  """Save times of `paths` (oldest first): their .index mtimes, increasing."""
+  stamps = []
+  for path in paths:
+    try:
+      stamp = os.path.getmtime(path + ".index")
+    except OSError:
+      stamp = 0.0
+    if stamps and stamp <= stamps[-1]:
+      stamp = stamps[-1] + 1e-3
+    stamps.append(stamp)
+  return stamps
+
+
 def _write_state(directory: str, latest: str, older: list[str]) -> None:
-  """Writes the state file atomically (temp file + rename)."""
+  """Writes the state file atomically (temp file + rename).
+
+  It lists `older` (oldest first) and `latest` with their save timestamps
+  and a `last_preserved_timestamp` before all of them, which is what
+  `tf.train.CheckpointManager` needs to keep listing them and to rotate
+  them (without timestamps it drops them from the state at its next save
+  and never deletes or retries them).
+  """
+  listed = older + [latest]
+  stamps = _timestamps(listed)
   lines = [f'model_checkpoint_path: "{os.path.basename(latest)}"']
   lines += [f'all_model_checkpoint_paths: "{os.path.basename(p)}"'
-            for p in older + [latest]]
+            for p in listed]
+  lines += [f"all_model_checkpoint_timestamps: {stamp!r}" for stamp in stamps]
+  lines.append(f"last_preserved_timestamp: {stamps[0] - 1.0!r}")
   state_path = os.path.join(directory, STATE_FILE)
   tmp = state_path + ".tmp"
   with tf.io.gfile.GFile(tmp, "w") as f:
     f.write("\n".join(lines) + "\n")
   tf.io.gfile.rename(tmp, state_path, overwrite=True)
+
+
+def _state_lists(state, latest: str, listed: list[str]) -> bool:
+  """Whether a parsed state names `latest` and exactly `listed`, stamped."""
+  if not state:
+    return False
+  names = [os.path.basename(p) for p in state.all_model_checkpoint_paths]
+  return (os.path.basename(state.model_checkpoint_path)
+          == os.path.basename(latest)
+          and sorted(names) == sorted(os.path.basename(p) for p in listed)
+          and len(state.all_model_checkpoint_timestamps) == len(names))
 
 
 def make_manager(checkpoint: tf.train.Checkpoint, directory: str,
@@ -235,8 +285,12 @@ def make_manager(checkpoint: tf.train.Checkpoint, directory: str,
   """The writer's CheckpointManager of `directory`.
 
   First makes the state file name `restored` (what `restore` returned) as
-  the latest, rewriting it if it is damaged or names newer checkpoints that
-  did not restore, and moving an unusable one aside when nothing restored.
+  the latest and list every checkpoint on disk up to it, with timestamps
+  (so that a fall-back never makes an older good checkpoint unreachable,
+  and the manager keeps rotating them: its next save deletes the oldest
+  beyond `max_to_keep`). It is rewritten if it is damaged, names newer
+  checkpoints that did not restore, or misses checkpoints or timestamps;
+  an unusable one is moved aside when nothing restored.
   """
   state_path = os.path.join(directory, STATE_FILE)
   try:
@@ -249,14 +303,22 @@ def make_manager(checkpoint: tf.train.Checkpoint, directory: str,
       tf.io.gfile.rename(state_path, aside, overwrite=True)
       warn(f"Moved the checkpoint state file that names no restorable "
            f"checkpoint to {aside!r}.")
-  elif not state or (os.path.abspath(state.model_checkpoint_path)
-                     != os.path.abspath(restored)):
+  else:
     older = [p for p in reversed(on_disk(directory))
              if number(p) < number(restored)]
-    older = older[-(max_to_keep - 1):] if max_to_keep > 1 else []
-    _write_state(directory, restored, older)
-    warn(f"Rewrote {state_path!r} to name {os.path.basename(restored)!r} "
-         "as the latest checkpoint.")
+    if not _state_lists(state, restored, older + [restored]):
+      latest_changed = not state or (
+          os.path.basename(state.model_checkpoint_path)
+          != os.path.basename(restored))
+      _write_state(directory, restored, older)
+      message = (f"Rewrote {state_path!r} to name "
+                 f"{os.path.basename(restored)!r} as the latest checkpoint "
+                 f"and list {[os.path.basename(p) for p in older + [restored]]}"
+                 ".")
+      if latest_changed:
+        warn(message)
+      else:
+        logging.info(message)
   return tf.train.CheckpointManager(checkpoint, directory,
                                     max_to_keep=max_to_keep,
                                     checkpoint_name=PREFIX)

@@ -33,6 +33,8 @@ from tfgen import data
 from tfgen import families
 from tfgen.train import checkpoints
 from tfgen.train import input as input_lib
+from tfgen.train import lock as lock_lib
+from tfgen.train import preflight
 from tfgen.train import signals
 from tfgen.train import strategy as strategy_lib
 from tfgen.train import workdir as workdir_lib
@@ -123,7 +125,16 @@ class Trainer:
     self.on_step = on_step
     self.handle_signals = handle_signals
     self.is_chief = strategy_lib.is_chief(self.strategy)
-    workdir_lib.prepare(workdir, self.config, write=self.is_chief)
+    # Refusals come before anything is written (config.json only once the
+    # checkpoint restored); the chief holds the workdir's lock while training.
+    preflight.check_run(self.config, workdir, write=self.is_chief)
+    workdir_lib.prepare(workdir, self.config, write=False)
+    self._lock = None
+    with lock_lib.opening(self, workdir):
+      self._open(workdir)
+
+  def _open(self, workdir: str) -> None:
+    """Builds the model, restores the newest checkpoint, writes config.json."""
     self.paths = workdir_lib.paths(workdir)
     self.family = families.get(self.config.family)
     with self.strategy.scope():
@@ -137,6 +148,7 @@ class Trainer:
     self.training_state = self.checkpoint.training
     self.restored_from = checkpoints.restore(self.checkpoint,
                                              self.paths["checkpoints"])
+    workdir_lib.prepare(workdir, self.config, write=self.is_chief)
     self.manager = None
     if self.is_chief:
       self.manager = checkpoints.make_manager(
@@ -253,31 +265,46 @@ class Trainer:
     last = checkpoints.candidates(self.paths["checkpoints"])
     last = repr(last[0]) if last else "none was written yet"
     settings = self.model.backoff_settings()
+    # Settings a rerun may change (config.RESUMABLE_FIELDS): half the
+    # configured values; the checkpoint's back-off factors still apply.
+    rate = f"--learning_rate={c.learning_rate / 2:.3g}"
+    if self.family.has("step_size_backoff"):
+      step_size = ",".join(f"{v / 2:.6g}" for v in self.config.model.step_size)
+      fix = (f"rerun the same command with --step_size={step_size} (half the "
+             "configured value) or "
+             f"{rate}; both may change when a run is resumed (config.json "
+             "records the change in its history)")
+    else:
+      fix = (f"rerun the same command with {rate} (half the configured "
+             "value), which may change when a run is resumed (config.json "
+             "records the change in its history)")
+    resume = ("To resume from it, " if last != "none was written yet"
+              else "To start again, ")
     if c.on_divergence == "restore":
       return DivergenceError(
           f"Training diverged at step {step}: {bad}. Gave up after {retries} "
           f"restores (--max_divergence_retries={c.max_divergence_retries}; "
           f"step_size is now {settings.get('step_size', [])}, learning_rate "
           f"{settings.get('learning_rate', 0.0):.3g}). Nothing was "
-          f"saved after the last good checkpoint ({last}). Lower --step_size "
-          "or --learning_rate and rerun the same command to resume, or "
-          "raise --max_divergence_retries.")
+          f"saved after the last good checkpoint ({last}). {resume}{fix}; "
+          "or raise --max_divergence_retries.")
     if not self.family.has("step_size_backoff"):  # E.g. a GAN.
       return DivergenceError(
           f"Training diverged at step {step}: {bad}. Nothing was saved "
-          f"after the last good checkpoint ({last}). Lower --learning_rate "
-          "(or change --d_steps_per_g_step) and rerun the same command to "
-          "resume, or pass --on_divergence=restore "
-          "--divergence_backoff=learning_rate to back off automatically.")
+          f"after the last good checkpoint ({last}). {resume}{fix}; or "
+          "pass --on_divergence=restore --divergence_backoff=learning_rate "
+          "to back off automatically.")
     return DivergenceError(
         f"Training diverged at step {step}: {bad}. Nothing was saved "
-        f"after the last good checkpoint ({last}). Lower --step_size "
-        "or --learning_rate (or raise --reference_stddev's pull, i.e. "
-        "lower it) and rerun the same command to resume, or pass "
+        f"after the last good checkpoint ({last}). {resume}{fix}; or pass "
         "--on_divergence=restore to back off automatically.")
 
   def run(self) -> dict:
     """Trains to `config.train.num_steps`; returns the last metrics."""
+    with lock_lib.holding(self):
+      return self._run()
+
+  def _run(self) -> dict:
     c = self.config.train
     start = self.step
     if self.restored_from:

@@ -17,6 +17,7 @@ import keras
 from tfgen import config as config_lib
 from tfgen import families
 from tfgen.train import checkpoints
+from tfgen.train import history
 
 CONFIG_FILE = "config.json"
 CheckpointError = checkpoints.CheckpointError
@@ -60,8 +61,8 @@ def prepare(workdir: str, requested: config_lib.ExperimentConfig,
   for path in paths(workdir).values():
     os.makedirs(path, exist_ok=True)
   tmp = os.path.join(workdir, CONFIG_FILE + ".tmp")
-  with open(tmp, "w") as f:
-    f.write(requested.to_json())
+  with open(tmp, "w") as f:  # With the history of changed settings.
+    f.write(history.config_json(workdir, saved, requested, CONFIG_FILE))
   os.replace(tmp, os.path.join(workdir, CONFIG_FILE))
   return requested
 
