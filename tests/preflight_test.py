@@ -73,9 +73,9 @@ def test_missing_or_empty_folders_and_unprepared_tfds_are_refused(tmp_path):
      "learning_rate=inf must be a finite number"),
     ("model", dict(step_size=(0.3, float("nan"))),
      "step_size=[0.3, nan] must be a finite number"),
+    # Checked once, by the family's settings (MultigridConfig.validate).
     ("model", dict(activation="foo"),
-     "activation='foo' is not a known activation; use one of leaky_relu, "
-     "relu,"),
+     "activation='foo' is not one of ['leaky_relu', 'relu',"),
 ])
 def test_non_finite_numbers_and_unknown_activations_are_refused(
     section, values, message):
@@ -84,6 +84,7 @@ def test_non_finite_numbers_and_unknown_activations_are_refused(
       getattr(config, section), **values)})
   with pytest.raises(ValueError, match=message.replace("[", r"\[")
                      .replace("(", r"\(")):
+    config.validate()
     preflight.check_config(config)
 
 
@@ -109,8 +110,8 @@ def test_unusable_workdir_and_output_paths_are_refused(tmp_path):
     (["--dataset=mnist", "--data_dir={tmp}/tfds"],
      "dataset='mnist' is not prepared in"),
     (["--dataset=folder:{tmp}/images"], "bad.png' is not a decodable image"),
-    (["--activation=foo"], "activation='foo' is not a known activation; use "
-     "one of leaky_relu"),
+    (["--activation=foo"], "--activation=foo: value should be one of "
+     "<leaky_relu|relu|"),
     (["--learning_rate=inf"], "learning_rate=inf must be a finite number"),
 ])
 def test_refused_training_runs_write_nothing(tmp_path, flags, expected):

@@ -12,8 +12,11 @@ from tfgen.core.settings import setting
 
 METHODS = ("multigrid", "single_grid", "cd", "persistent_cd")
 SAMPLERS = ("langevin", "hmc")
-ACTIVATIONS = ("leaky_relu", "relu", "elu", "selu", "swish", "silu", "gelu",
-               "tanh", "softplus")
+# Element-wise Keras activations an energy net may use (keras.activations).
+ACTIVATIONS = ("leaky_relu", "relu", "relu6", "elu", "selu", "celu", "gelu",
+               "silu", "swish", "mish", "softplus", "softsign", "tanh",
+               "sigmoid", "hard_sigmoid", "hard_silu", "hard_swish",
+               "exponential", "linear")
 
 
 @dataclasses.dataclass(frozen=True)

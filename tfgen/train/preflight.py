@@ -1,8 +1,7 @@
 """Checks of a training run that come before anything is written.
 
 `check_config(config)` refuses settings that `ExperimentConfig.validate`
-lets through but that fail later (a non-finite number, an unknown
-activation); `check_run(config, workdir)` adds the dataset (tfds prepared,
+lets through but that fail later (a non-finite number); `check_run(config, workdir)` adds the dataset (tfds prepared,
 folder images decodable: `tfgen.data.checks`) and the workdir (a writable
 directory, or one that can be created). Each raises ValueError with one
 line naming the setting or path, the value and the fix; `check_output` does
@@ -18,13 +17,6 @@ import os
 from tfgen import config as config_lib
 from tfgen.data import checks as data_checks
 
-# Element-wise Keras activations an energy net may use (keras.activations).
-ACTIVATIONS = ("leaky_relu", "relu", "relu6", "elu", "selu", "celu", "gelu",
-               "silu", "swish", "mish", "softplus", "softsign", "tanh",
-               "sigmoid", "hard_sigmoid", "hard_silu", "hard_swish",
-               "exponential", "linear")
-
-
 def check_finite(config: config_lib.ExperimentConfig) -> None:
   """Every float setting is a finite number (inf / nan are refused)."""
   for section in (config.data, config.model, config.train):
@@ -39,12 +31,12 @@ def check_finite(config: config_lib.ExperimentConfig) -> None:
 
 
 def check_config(config: config_lib.ExperimentConfig) -> None:
-  """What `validate` does not catch: non-finite numbers, activations."""
+  """What `validate` does not catch: non-finite numbers of any setting.
+
+  (Names with a fixed set of values, e.g. `activation`, are checked by the
+  family's settings, once: `settings.choice`.)
+  """
   check_finite(config)
-  activation = getattr(config.model, "activation", None)
-  if activation is not None and activation not in ACTIVATIONS:
-    raise ValueError(f"activation={activation!r} is not a known activation; "
-                     f"use one of {', '.join(ACTIVATIONS)}.")
 
 
 def check_writable_dir(path: str, what: str) -> None:
