@@ -286,7 +286,8 @@ class PpgnTraining:
       with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.square(self.code_dae(noisy, training=True)
                                         - h))
-      grads["code_dae"] = tape.gradient(loss / replicas,
+        scaled = loss / replicas
+      grads["code_dae"] = tape.gradient(scaled,
                                         self.group_variables("code_dae"))
       metrics["code_dae_loss"] = loss
     if self.image_dae is not None:
@@ -295,7 +296,8 @@ class PpgnTraining:
       with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.square(
             self.image_dae(noisy, training=True) - images))
-      grads["image_dae"] = tape.gradient(loss / replicas,
+        scaled = loss / replicas
+      grads["image_dae"] = tape.gradient(scaled,
                                          self.group_variables("image_dae"))
       metrics["image_dae_loss"] = loss
     return self._zeros(metrics, None, grads)
