@@ -43,10 +43,16 @@ def changed(before, after):
 
 @pytest.fixture(scope="module")
 def trained():
-  """A tiny model through all stages (eager steps: no 5-branch tracing)."""
+  """A tiny model ready to sample: code statistics set, weights as built.
+
+  Sampling needs no trained weights to show its contracts (seeds, batch
+  independence, priors, conditions); the stages are tested below.
+  """
   model = tiny_model()
-  for s in range(8):
-    model.update_step(batch(s), tf.constant(s, tf.int64))
+  for key, value in (("h_mean", 0.5), ("h1_mean", 0.5), ("x_abs_mean", 0.5),
+                     ("code_max", 2.0)):
+    model.statistics[key].assign(value)
+  model.stats_batches.assign(1.0)
   return model
 
 
@@ -263,3 +269,39 @@ def test_config_needs_labels_and_power_of_two():
 def test_every_field_has_help():
   for field in dataclasses.fields(ppgn_config.PpgnConfig):
     assert field.metadata.get("help"), field.name
+
+
+# ---- serving -----------------------------------------------------------------
+@pytest.mark.slow  # Traces three samplers, each with its batch-1 branch.
+def test_signatures_are_per_instance_and_checked(trained):
+  from tfgen.serving import ppgn_signatures  # pylint: disable=g-import-not-at-top
+  from tfgen.serving import signature_spec  # pylint: disable=g-import-not-at-top
+  signatures = {s.name: s for s in ppgn_signatures.ppgn_signatures(
+      trained, num_steps=3, max_steps=10)}
+  assert set(signatures) == {"serving_default", "sample_steps", "inpaint"}
+  serve = tf.function(signature_spec.serving_fn(
+      signatures["sample_steps"], max_batch=8))
+  seeds = tf.constant([4, 5], tf.int64)
+  classes = tf.constant([1, 2], tf.int64)
+  both = serve(seeds, classes, tf.constant([3, 3], tf.int64))["images"]
+  one = serve(seeds[1:], classes[1:], tf.constant([3], tf.int64))["images"]
+  np.testing.assert_array_equal(one.numpy()[0], both.numpy()[1])
+  default = tf.function(signature_spec.serving_fn(
+      signatures["serving_default"], max_batch=8))
+  np.testing.assert_array_equal(default(seeds, classes)["images"].numpy(),
+                                both.numpy())
+  with pytest.raises(tf.errors.InvalidArgumentError, match="class_id"):
+    default(seeds, tf.constant([1, 12], tf.int64))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="num_steps"):
+    serve(seeds, classes, tf.constant([3, 50], tf.int64))
+  inpaint = signatures["inpaint"]
+  example = {k: tf.constant(v) for k, v in inpaint.example.items()}
+  filled = tf.function(signature_spec.serving_fn(inpaint, 8))(
+      *[example[spec.name] for spec in inpaint.inputs])["images"].numpy()
+  np.testing.assert_allclose(filled[:, :, :4], 0.5, atol=1e-6)
+
+
+def test_export_refuses_a_model_without_statistics():
+  from tfgen.serving import ppgn_signatures  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match="stats stage"):
+    ppgn_signatures.ppgn_signatures(tiny_model())

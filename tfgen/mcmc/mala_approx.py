@@ -61,12 +61,13 @@ _TINY = 1e-12
 def step_schedule(step, step_size: float, step_size_end: Optional[float],
                   num_schedule_steps: Optional[int]) -> tf.Tensor:
   """lr at `step`: linear from step_size to step_size_end, then constant."""
-  step_size = tf.constant(step_size, tf.float32)
-  if step_size_end is None or not num_schedule_steps:
+  step_size = tf.cast(step_size, tf.float32)
+  if step_size_end is None or num_schedule_steps is None:
     return step_size
-  fraction = tf.minimum(tf.cast(step, tf.float32) / float(num_schedule_steps),
-                        1.0)
-  return step_size + (float(step_size_end) - step_size) * fraction
+  fraction = tf.minimum(tf.cast(step, tf.float32) / tf.cast(
+      tf.maximum(num_schedule_steps, 1), tf.float32), 1.0)
+  return step_size + (tf.cast(step_size_end, tf.float32) - step_size) * (
+      fraction)
 
 
 class MalaApproxKernel(tfp.mcmc.TransitionKernel):
@@ -123,9 +124,9 @@ class MalaApproxKernel(tfp.mcmc.TransitionKernel):
       if not value >= 0:
         raise ValueError(f"{arg}={value!r} must be >= 0 (0 turns its term "
                          "off).")
-    if not step_size > 0:
+    if isinstance(step_size, (int, float)) and not step_size > 0:
       raise ValueError(f"step_size={step_size!r} must be > 0, e.g. 1.0.")
-    if step_size_end is not None and not step_size_end >= 0:
+    if isinstance(step_size_end, (int, float)) and not step_size_end >= 0:
       raise ValueError(f"step_size_end={step_size_end!r} must be >= 0.")
     if normalize not in NORMALIZE:
       raise ValueError(f"normalize={normalize!r} must be one of {NORMALIZE}.")
@@ -138,7 +139,7 @@ class MalaApproxKernel(tfp.mcmc.TransitionKernel):
         decode_fn=decode_fn, condition=condition,
         reconstruct_fn=reconstruct_fn, prior_weight=float(prior_weight),
         condition_weight=float(condition_weight),
-        noise_scale=float(noise_scale), step_size=float(step_size),
+        noise_scale=float(noise_scale), step_size=step_size,
         step_size_end=step_size_end, num_schedule_steps=num_schedule_steps,
         normalize=normalize, clip_range=clip_range, composite_fn=composite_fn,
         context_fn=context_fn, context_weight=float(context_weight),

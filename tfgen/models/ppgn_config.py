@@ -85,8 +85,9 @@ class PpgnConfig:
   noise_scale: float = _field(1e-17, "epsilon3: std of the sampler noise.")
   context_weight: float = _field(0.0, "epsilon4: weight of the inpainting "
                                  "context term.")
-  sampler_step_size: float = _field(1.0, "Mean |change of h| per step "
-                                    "(normalised steps).")
+  sampler_step_size: float = _field(0.1, "Mean |change of h| per step in "
+                                    "units of mean h (official lr 1 on fc6 "
+                                    "~ 0.1); pixels for PPGN-x.")
   sampler_step_size_end: float = _field(-1.0, "Step size at the last step "
                                         "(linear schedule); < 0 = constant.")
   num_sampling_steps: int = _field(200, "MALA-approx steps per sample.")

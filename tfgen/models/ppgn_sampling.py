@@ -235,14 +235,17 @@ class PpgnSampling:
     clip = (-1.0, 1.0) if pixel_space else (0.0, self.statistics["code_max"])
     noise_fn = _step_indexed_noise(pairs, start.shape[1:])
     end = settings["sampler_step_size_end"]
+    # Step sizes are in units of the mean code activation (pixels for
+    # PPGN-x): the official lr 1 on fc6 codes of mean ~10 is 0.1 mean h.
+    unit = 1.0 if pixel_space else self.statistics["h_mean"]
     kernel_args = dict(
         decode_fn=decode, condition=condition,
         reconstruct_fn=self._reconstruct_fn(prior, pairs),
         prior_weight=settings["prior_weight"],
         condition_weight=settings["condition_weight"],
         noise_scale=settings["noise_scale"],
-        step_size=settings["sampler_step_size"],
-        step_size_end=None if end < 0 else end,
+        step_size=settings["sampler_step_size"] * unit,
+        step_size_end=None if end < 0 else end * unit,
         num_schedule_steps=steps,
         normalize="mean_abs" if settings["normalize_steps"] else None,
         clip_range=clip, composite_fn=composite_fn, context_fn=context_fn,
