@@ -121,15 +121,13 @@ def _labelled_splits(dataset: str, image_size: int, data_dir, subcommand):
 
 
 def _multigrid_only(model, config, workdir: str, subcommand: str) -> None:
-  """Features and diagnostics read a multigrid model's energy nets."""
-  if config.family != "multigrid":
-    raise app.UsageError(
-        f"--workdir={workdir!r} holds a {type(model).__name__} "
-        f"(family={config.family!r}); `apps.evaluate {subcommand}` reads the "
-        "energy nets and Langevin chains of a multigrid model (train one with "
-        "--family=multigrid). A LAPGAN's samples are scored by `python -m "
-        "apps.evaluate --workdir=...` (add --num_refinements for its "
-        "refinement error).")
+  """Features and diagnostics read energy nets (the 'features' capability)."""
+  del model
+  from tfgen import families  # pylint: disable=g-import-not-at-top
+  try:
+    families.require(config, "features", f"`apps.evaluate {subcommand}`")
+  except ValueError as error:
+    raise app.UsageError(f"--workdir={workdir!r}: {error}") from None
 
 
 def features_command(workdir: str, output: str, seed: int, load_workdir,
@@ -272,7 +270,7 @@ def diagnostics_command(workdir: str, seed: int, load_workdir,
   test_images, test_labels = data.arrays(dataset, "test", size,
                                          data_dir=data_dir,
                                          max_examples=MAX_EXAMPLES.value)
-  conditional = getattr(model, "is_conditional", False)
+  conditional = model.num_classes > 0
   rng = np.random.default_rng(seed)
   chains = rng.choice(len(train_images), NUM_CHAINS.value,
                       replace=NUM_CHAINS.value > len(train_images))

@@ -30,6 +30,27 @@ def save_npz(path: str, **arrays: np.ndarray) -> str:
   return path
 
 
+def require_capability(workdir: str, capability: str, what: str) -> None:
+  """Refuses (ValueError) a workdir whose family lacks `capability`.
+
+  Reads only its config.json (before any model is built), so an app
+  refuses a workdir of the wrong family at once, naming the family and
+  what to run instead (`tfgen.families.require`). A workdir without a
+  config is left to the loader's own message.
+  """
+  # pylint: disable=g-import-not-at-top
+  from tfgen import families
+  from tfgen.train import workdir as workdir_lib
+  if not os.path.isdir(workdir):
+    return
+  config = workdir_lib.read_config(workdir)
+  if config is not None:
+    try:
+      families.require(config, capability, what)
+    except ValueError as error:
+      raise ValueError(f"--workdir={workdir!r}: {error}") from None
+
+
 def load_finished_model(workdir: str, allow_unfinished: bool = False):
   """(model, config, step) of a workdir, refusing an unfinished run.
 

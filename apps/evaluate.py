@@ -276,7 +276,7 @@ def main(argv):
                            "the Frechet distance needs >= 2, e.g. 500.")
     model, config, step = load_workdir(WORKDIR.value)
     labels = None
-    if getattr(model, "is_conditional", False):
+    if model.num_classes > 0:
       # num_samples spread evenly over the classes, in class order.
       labels = np.repeat(np.arange(model.num_classes), [
           len(part) for part in np.array_split(np.arange(NUM_SAMPLES.value),
@@ -286,11 +286,14 @@ def main(argv):
     image_size, channels = config.data.image_size, config.data.channels
     source = {"workdir": os.path.abspath(WORKDIR.value), "step": step,
               "seed": SEED.value}
-    if NUM_REFINEMENTS.value and not hasattr(model, "refine"):
-      raise app.UsageError(
-          f"--num_refinements={NUM_REFINEMENTS.value} needs a LAPGAN "
-          f"workdir; --workdir={WORKDIR.value!r} holds a "
-          f"{type(model).__name__}.")
+    if NUM_REFINEMENTS.value:
+      from tfgen import families
+      try:
+        families.require(model, "refine",
+                         f"--num_refinements={NUM_REFINEMENTS.value}")
+      except ValueError as error:
+        raise app.UsageError(
+            f"--workdir={WORKDIR.value!r}: {error}") from None
     if NUM_REFINEMENTS.value and len(model.level_sizes) < 2:
       raise app.UsageError(
           f"--num_refinements={NUM_REFINEMENTS.value}: the model in "

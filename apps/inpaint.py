@@ -92,6 +92,7 @@ def main(argv):
   from tfgen.train import workdir as workdir_lib
   from tfgen.vis import grid as grid_lib
   try:
+    common.require_capability(WORKDIR.value, "inpaint", "apps.inpaint")
     model, config, step = common.load_finished_model(WORKDIR.value,
                                               ALLOW_UNFINISHED.value)
   except (ValueError, workdir_lib.CheckpointError) as error:
@@ -118,7 +119,7 @@ def main(argv):
               if FRACTION.value is None else FRACTION.value)
   masks = masks_lib.make_masks(MASK.value, len(images), d.image_size,
                                SEED.value, fraction)
-  conditional = getattr(model, "num_classes", 0) > 0
+  conditional = model.num_classes > 0
   filled = inpainting.inpaint(model, images, masks, seed=SEED.value,
                               batch_size=BATCH_SIZE.value,
                               num_langevin_steps=steps,

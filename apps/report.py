@@ -162,10 +162,8 @@ def method_info(model, config, step, trained: dict) -> dict:
               training_time_s=training_time_span(trained["workdir"]),
               batch_size=config.train.batch_size,
               num_langevin_steps=list(model.num_langevin_steps),
-              num_sampling_steps=list(getattr(model, "num_sampling_steps",
-                                              model.num_langevin_steps)),
-              sampler=getattr(m, "sampler", "langevin"),
-              method=getattr(m, "method", "multigrid"),
+              num_sampling_steps=list(model.num_sampling_steps),
+              sampler=m.sampler, method=m.method,
               grid_sizes=list(m.grid_sizes))
 
 
@@ -288,8 +286,7 @@ def run_report(output: str, workdir_root: str) -> dict:
       # Investigate: is the ordering a matter of too short chains?
       doubled = {}
       for m, model in models.items():
-        steps = [2 * s for s in getattr(model, "num_sampling_steps",
-                                        model.num_langevin_steps)]
+        steps = [2 * s for s in model.num_sampling_steps]
         doubled[m] = inpainting.evaluate(originals, _to01(inpainting.inpaint(
             model, images, masks, seed=seed, num_langevin_steps=steps)),
                                          masks)

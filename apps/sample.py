@@ -81,16 +81,19 @@ def main(argv):
       raise app.UsageError(f"--{flag.name}={flag.value} must be positive.")
   # pylint: disable=g-import-not-at-top
   import numpy as np
+  from tfgen import families
   from tfgen.train import workdir as workdir_lib
   from tfgen.vis import grid as grid_lib
   try:
     model, _, step = workdir_lib.load_model(WORKDIR.value)
   except (ValueError, workdir_lib.CheckpointError) as error:
     raise app.UsageError(str(error)) from error
-  if REFINE_PANEL.value and not hasattr(model, "refine"):
-    raise app.UsageError(
-        f"--refine_panel={REFINE_PANEL.value!r} needs a LAPGAN workdir; "
-        f"--workdir={WORKDIR.value!r} holds a {type(model).__name__}.")
+  if REFINE_PANEL.value:
+    try:
+      families.require(model, "refine",
+                       f"--refine_panel={REFINE_PANEL.value!r}")
+    except ValueError as error:
+      raise app.UsageError(f"--workdir={WORKDIR.value!r}: {error}") from error
   if REFINE_PANEL.value and not REFINE_PANEL.value.endswith(".png"):
     raise app.UsageError(f"--refine_panel={REFINE_PANEL.value!r} must end "
                          "in .png.")
@@ -106,8 +109,8 @@ def main(argv):
                          class_id=CLASS_ID.value)
     chunks.append([(g.numpy() + 1.0) / 2.0 for g in grids])
   per_grid = [np.concatenate(parts) for parts in zip(*chunks)]
-  arrays = {f"grid{size}": images.astype(np.float32)
-            for size, images in zip(model.grid_sizes, per_grid)}
+  arrays = {name: images.astype(np.float32)
+            for name, images in zip(model.sample_names(), per_grid)}
   arrays["images"] = per_grid[-1].astype(np.float32)
   if labels is not None:
     arrays["labels"] = labels.astype(np.int32)

@@ -101,6 +101,7 @@ def main(argv):
   from tfgen import data
   from tfgen.train import workdir as workdir_lib
   try:
+    common.require_capability(WORKDIR.value, "features", "apps.visualize")
     model, config, step = workdir_lib.load_model(WORKDIR.value)
   except ValueError as error:  # CheckpointError is a ValueError too.
     raise app.UsageError(f"--workdir={WORKDIR.value!r}: {error}") from error
@@ -108,7 +109,7 @@ def main(argv):
       config.data.dataset, "test", config.data.image_size,
       data_dir=config.data.data_dir, max_examples=NUM_IMAGES.value,
       folder_channels=config.data.channels)
-  conditional = getattr(model, "is_conditional", False)
+  conditional = model.num_classes > 0
   if conditional and labels.min() < 0:
     raise app.UsageError(f"--workdir={WORKDIR.value!r} is class-conditional "
                          "but its dataset's test images have no labels.")

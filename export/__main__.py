@@ -113,11 +113,12 @@ def main(argv):
       layout.check_model_name(MODEL_NAME.value)
     except ValueError as error:
       raise app.UsageError(f"--{error}") from error
-  from tfgen.serving import signatures as signatures_lib
+  from tfgen import families
+  from export import archive as signatures_lib
   from tfgen.train import workdir as workdir_lib
   try:
     model, config, step = workdir_lib.load_model(WORKDIR.value)
-    name = MODEL_NAME.value or signatures_lib.family_name(model)
+    name = MODEL_NAME.value or families.of_model(model).name
     archive, metadata, signatures = signatures_lib.build_archive(
         model, MAX_BATCH.value, steps, extra_metadata={
             "model_name": name, "train_step": step,

@@ -160,8 +160,11 @@ def test_a_lapgan_workdir_is_refused_naming_its_family(tmp_path):
   for args in (["features"], ["diagnostics", f"--output_dir={tmp_path}"]):
     result = run("apps.evaluate", *args, f"--workdir={lapgan}")
     assert result.returncode == 1
-    assert (f"--workdir={lapgan!r} holds a LAPGAN (family='lapgan'); "
-            f"`apps.evaluate {args[0]}` reads the energy nets") in result.stderr
+    assert (f"--workdir={lapgan!r}: `apps.evaluate {args[0]}` needs a model "
+            "that has energy-net features") in result.stderr, (
+                result.stderr[-2000:])
+    assert "(family='lapgan'), which does not. Instead, score its " in (
+        result.stderr)
 
 
 if __name__ == "__main__":

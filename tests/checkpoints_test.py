@@ -21,7 +21,8 @@ def small_checkpoint(units=3, value=None):
   if value is not None:
     model.set_weights([np.full(w.shape, value, np.float32)
                        for w in model.get_weights()])
-  return checkpoints.make_checkpoint(model, keras.optimizers.Adam())
+  return checkpoints.make_checkpoint(
+      {"model": model, "optimizer": keras.optimizers.Adam()})
 
 
 def saved(directory, values=(1.0, 2.0, 3.0)):

@@ -24,7 +24,7 @@ from export import serve
 from tfgen.models import MultigridEBM
 from tfgen.serving import client as client_lib
 from tfgen.serving import layout
-from tfgen.serving import signatures
+from export import archive as signatures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_BATCH = 4

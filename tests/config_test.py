@@ -47,7 +47,7 @@ def test_unknown_json_settings_are_rejected():
     ("model", dict(method="cd"), r"grid_sizes=\[1, 4, 16\] must be \[start"),
     ("model", dict(sampler="mala"), "sampler='mala'"),
     ("model", dict(num_leapfrog_steps=0), "num_leapfrog_steps=0"),
-    ("model", dict(num_sampling_steps=(0,)), "num_sampling_steps=0"),
+    ("model", dict(num_sampling_steps=(-1,)), "num_sampling_steps"),
     ("model", dict(num_sampling_steps=(1, 2, 3)), "num_sampling_steps"),
 ])
 def test_invalid_settings_name_the_setting_and_value(section, changes, match):
@@ -189,3 +189,12 @@ def test_changing_family_on_resume_is_a_conflict():
 
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_zero_sampling_steps_are_valid_in_the_config_as_in_the_model():
+  # 0 sampling steps returns the up-sampled starts (the export allows it
+  # too); the config and the model agree, both reading MultigridConfig.
+  config = config_lib.ExperimentConfig()
+  config = dataclasses.replace(config, model=dataclasses.replace(
+      config.model, num_sampling_steps=(0,)))
+  config.validate()

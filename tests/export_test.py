@@ -291,7 +291,8 @@ def test_lapgan_export_refuses_serving_steps(lapgan_version, tmp_path):
   result = run_module("export", f"--workdir={workdir}",
                       f"--export_base={tmp_path}", "--serving_steps=3")
   assert result.returncode != 0
-  assert "applies to multigrid models only" in result.stderr, (
+  assert ("applies to families with sampler steps (['multigrid']); a "
+          "'lapgan' model has none. Drop it.") in result.stderr, (
       result.stderr[-2000:])
 
 if __name__ == "__main__":

@@ -233,7 +233,7 @@ def test_checkpoint_without_training_state_restores_with_defaults(trained):
     os.remove(path)
   os.remove(os.path.join(directory, "checkpoint"))
   tf.train.CheckpointManager(
-      tf.train.Checkpoint(model=trainer.model, optimizer=trainer.optimizer),
+      tf.train.Checkpoint(model=trainer.model, optimizer=trainer.model.optimizer),
       directory, max_to_keep=3).save(checkpoint_number=4)
   resumed = loop.Trainer(tiny_config(num_steps=5), workdir,
                          printer=lambda _: None)
@@ -337,7 +337,7 @@ def test_restore_halves_the_learning_rate_before_the_first_checkpoint(
                        divergence_backoff="learning_rate", num_steps=3,
                        checkpoint_every=100)
   trainer = loop.Trainer(config, workdir, printer=lambda _: None)
-  optimizer = trainer.optimizer
+  optimizer = trainer.model.optimizer
   nan_until(trainer, lambda: optimizer.learning_rate > 6e-4)
   trainer.run()
   assert trainer.step == 3

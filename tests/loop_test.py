@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tfgen import config as config_lib
+from tfgen.models.base import MetricInfo
 from tfgen.train import loop
 from tfgen.train import workdir as workdir_lib
 
@@ -119,15 +120,27 @@ def test_bad_training_settings_fail_before_training(tmp_path, train, match):
   assert not os.path.exists(tmp_path / "run" / "config.json")
 
 
-def test_find_divergence_names_only_non_finite_metrics():
-  assert loop.find_divergence({"loss/grid4": 1.0}) is None
+def test_find_divergence_names_only_non_finite_metrics_coarsest_first():
+  # The scales come from the model's metric_info(), never from the names.
+  info = {"loss/grid4": MetricInfo("loss", "grid", 4),
+          "score_observed/grid16": MetricInfo("score_observed", "grid", 16),
+          "loss/grid16": MetricInfo("loss", "grid", 16),
+          "sample_abs_max/grid4": MetricInfo("sample_abs_max", "grid", 4),
+          "delta_rms/step2": MetricInfo("delta_rms", "canvas_step", 2)}
+  assert loop.find_divergence({"loss/grid4": 1.0}, info) is None
   assert loop.find_divergence(
-      {"loss/grid4": 1.0, "score_observed/grid16": float("inf")}
+      {"loss/grid4": 1.0, "score_observed/grid16": float("inf")}, info
   ) == "grid 16x16 first (score_observed/grid16=inf)"
   assert loop.find_divergence(
-      {"loss/grid16": float("nan"), "sample_abs_max/grid4": float("inf")}
-  ) == "grid 4x4 first (loss/grid16=nan, sample_abs_max/grid4=inf)"
-  assert loop.find_divergence({"loss": float("nan")}) == "loss=nan"
+      {"loss/grid16": float("nan"), "sample_abs_max/grid4": float("inf")},
+      info) == "grid 4x4 first (loss/grid16=nan, sample_abs_max/grid4=inf)"
+  assert loop.find_divergence(
+      {"delta_rms/step2": float("nan")}, info
+  ) == "canvas step 2 first (delta_rms/step2=nan)"
+  assert loop.find_divergence({"loss": float("nan")}, info) == "loss=nan"
+  # Without metric info (or for an unknown name): the names only.
+  assert loop.find_divergence({"loss/grid16": float("nan")}) == (
+      "loss/grid16=nan")
 
 
 def test_load_model_of_an_empty_directory_says_to_train_first(tmp_path):

@@ -49,7 +49,7 @@ def test_same_seed_writes_an_identical_file_and_png(workdir, tmp_path):
      "class_id=1 needs a class-conditional model"),
     (["--workdir={workdir}", "--output={tmp}/x.npz",
       "--refine_panel={tmp}/p.png"], "--refine_panel='{tmp}/p.png' needs a "
-     "LAPGAN workdir"),
+     "model that refines given coarse images"),
 ])
 def test_bad_arguments_are_reported(workdir, tmp_path, args, expected):
   args = [a.format(tmp=tmp_path, workdir=workdir) for a in args]

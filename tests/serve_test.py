@@ -25,7 +25,7 @@ from PIL import Image
 from export import serve
 from tfgen.models import MultigridEBM
 from tfgen.serving import layout
-from tfgen.serving import signatures
+from export import archive as signatures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_BATCH = 4

@@ -19,7 +19,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from tfgen.models import LAPGAN
 from tfgen.models import MultigridEBM
-from tfgen.serving import signatures
+from export import archive as signatures
 
 MAX_BATCH = 5
 

@@ -20,6 +20,39 @@ TINY_MULTIGRID_FLAGS = ("--image_size=8", "--grid_sizes=1,4,8",
                         "--num_sample_images=4")
 
 
+def tiny_config(family: str = "multigrid", model: dict | None = None,
+                **train_overrides):
+  """A validated tiny 8x8 digits ExperimentConfig of any registered family.
+
+  The model is the family's `tiny_settings` (tfgen.families) updated with
+  `model`; training runs 4 steps of batch 8, checkpoints every 2.
+  """
+  # pylint: disable=g-import-not-at-top
+  from tfgen import config as config_lib
+  from tfgen import families
+  row = families.get(family)
+  train = dict(num_steps=4, batch_size=8, checkpoint_every=2, summary_every=1,
+               sample_every=100, num_sample_images=4, learning_rate=1e-3)
+  train.update(train_overrides)
+  return config_lib.ExperimentConfig(
+      family=family,
+      data=config_lib.DataConfig(dataset="digits", image_size=8),
+      model=row.config_class(**dict(row.tiny_settings, **(model or {}))),
+      train=config_lib.TrainConfig(**train)).validate()
+
+
+def tiny_flags(family: str) -> tuple[str, ...]:
+  """`apps.train` flags of `tiny_config(family)` (add --workdir, --num_steps)."""
+  from tfgen import families  # pylint: disable=g-import-not-at-top
+  flags = [f"--family={family}", "--image_size=8", "--batch_size=8",
+           "--num_sample_images=4"]
+  for name, value in families.get(family).tiny_settings.items():
+    if isinstance(value, (list, tuple)):
+      value = ",".join(str(v) for v in value)
+    flags.append(f"--{name}={value}")
+  return tuple(flags)
+
+
 def run_module(module: str, *args: str, timeout: float = 240,
                env: dict | None = None) -> subprocess.CompletedProcess:
   """`python -m module args...` from the repository root; output captured."""

@@ -3,6 +3,7 @@
 Each case runs the app as a user would, in a subprocess.
 """
 
+import dataclasses
 import glob
 import json
 import os
@@ -108,7 +109,10 @@ def test_interrupted_run_resumes_at_its_checkpoint(tmp_path):
     (["--num_steps=-5"], "num_steps=-5"),
     (["--strategy=mirrored", "--num_cpu_devices=2", "--batch_size=7"],
      "not divisible by the 2 replicas"),
-    (["--on_divergence=retry"], "on_divergence='retry' must be one of"),
+    (["--on_divergence=retry"],
+     "--on_divergence=retry: value should be one of <stop|restore>"),
+    (["--activation=foo"], "--activation=foo: value should be one of "
+     "<leaky_relu|relu|"),
     (["--strategy=multi_worker"],
      "strategy='multi_worker' needs the TF_CONFIG environment variable"),
 ])
@@ -118,6 +122,42 @@ def test_bad_flags_fail_before_training_naming_flag_and_value(
   assert result.returncode != 0
   assert expected in result.stderr, result.stderr[-2000:]
   assert not os.path.exists(tmp_path / "run" / "checkpoints")
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--level_sizes=4,8"], "--level_sizes is a setting of --family=lapgan, "
+     "not of --family=multigrid: drop it, or pass --family=lapgan."),
+    (["--family=lapgan", "--grid_sizes=1,8"], "--grid_sizes is a setting of "
+     "--family=multigrid, not of --family=lapgan"),
+])
+def test_a_flag_of_another_family_is_refused_naming_its_family(
+    tmp_path, flags, expected):
+  result = run_app(*flags, f"--workdir={tmp_path / 'run'}")
+  assert result.returncode != 0
+  assert expected in result.stderr, result.stderr[-2000:]
+  assert not os.path.exists(tmp_path / "run")
+
+
+FAMILY_DEFAULTS = """
+import json, sys
+from absl import flags
+from apps import train
+flags.FLAGS(["train"] + sys.argv[1:])
+print(json.dumps(train.config_from_flags().to_dict()["model"]))
+"""
+
+
+def test_model_settings_not_given_take_the_chosen_familys_defaults():
+  from tfgen.models import lapgan_config  # pylint: disable=g-import-not-at-top
+  result = subprocess.run(
+      [sys.executable, "-c", FAMILY_DEFAULTS, "--family=lapgan",
+       "--noise_dim=7"], cwd=REPO, capture_output=True, text=True,
+      timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  model = json.loads(result.stdout.strip().splitlines()[-1])
+  expected = dataclasses.asdict(lapgan_config.LapganConfig(noise_dim=7))
+  assert model == {k: list(v) if isinstance(v, tuple) else v
+                   for k, v in expected.items()}
 
 
 def test_workdir_trained_with_other_settings_is_refused(tmp_path):
@@ -164,7 +204,8 @@ LAPGAN_TINY = ["--family=lapgan", "--image_size=8", "--level_sizes=4,8",
     (["--level_sizes=2,8"], "each level must double the previous one"),
     (["--level_sizes=4"], "level_sizes=[4] cannot reach image_size=8"),
     (["--d_steps_per_g_step=0"], "d_steps_per_g_step=0"),
-    (["--diversity_weight=-1"], "diversity_weight=-1.0 must be >= 0"),
+    (["--diversity_weight=-1"],
+     "diversity_weight=-1.0 must be a finite number >= 0"),
     (["--condition_on_label", "--dataset=folder:/nonexistent"],
      "condition_on_label=True needs a labelled dataset"),
     (["--on_divergence=restore"], "--divergence_backoff=learning_rate"),

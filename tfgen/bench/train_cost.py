@@ -1,8 +1,8 @@
 """Cost of training one multigrid configuration: time, compile, memory.
 
 `measure(config, iterations)` builds the model exactly as `apps.train` does
-(`tfgen.train.workdir.build_model` / `build_optimizer`), compiles the
-model's `train_step` in a `tf.function` (no XLA, like the Trainer's step)
+(`tfgen.train.workdir.build_model`, compiled as the Trainer gets it), wraps
+its `train_step` in a `tf.function` (no XLA, like the Trainer's step)
 and times its first call (tracing + first run) and `iterations` more calls
 on batches of the configured dataset. Peak RSS is the process's, so measure
 one configuration per process for a clean number (`apps.benchmark train`
@@ -80,13 +80,10 @@ def measure(config: config_lib.ExperimentConfig, iterations: int = 3,
   if iterations < 1:
     raise ValueError(f"iterations={iterations} must be >= 1.")
   rss_before = timing.current_rss_bytes()
-  model = workdir_lib.build_model(config)
-  optimizer = workdir_lib.build_optimizer(config)
-  model.compile(optimizer=optimizer)
-  optimizer.build(model.trainable_variables)
+  model = workdir_lib.build_model(config)  # Compiled, optimizer built.
   c = config
   images, _ = data.arrays(c.data.dataset, "train", c.data.image_size,
-                          max_examples=model.start_bank_size)
+                          max_examples=model.num_adapt_examples)
   model.adapt(images)
   batches = iter(data.load(c.data.dataset, "train", c.data.image_size,
                            c.train.batch_size, seed=c.train.seed))

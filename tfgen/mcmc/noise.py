@@ -21,6 +21,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfgen.core import seeds
 from tfgen.mcmc import runner
 
 NoiseFn = Callable[[tf.Tensor, tf.Tensor, Optional[tf.Tensor]], tf.Tensor]
@@ -120,7 +121,7 @@ def _indexed_by_step(bank: tf.Tensor) -> NoiseFn:
 
 
 def per_example_choice(pairs: tf.Tensor, num_choices: tf.Tensor,
-                       salt: int = -1) -> tf.Tensor:
+                       salt: int = seeds.START_CHOICE) -> tf.Tensor:
   """int32 [B] uniform choices in [0, num_choices), one per seed pair."""
   num_choices = tf.maximum(tf.cast(num_choices, tf.int32), 1)
   return tf.map_fn(

@@ -203,7 +203,7 @@ def score_table(model, image_sets: dict, labels: Optional[dict] = None
   Returns:
     {set name: {grid_size: (mean, std)}}.
   """
-  conditional = getattr(model, "num_classes", 0) > 0
+  conditional = model.num_classes > 0
   size = model.grid_sizes[-1]
   table = {}
   for name, images in image_sets.items():

@@ -228,8 +228,7 @@ def build_supervised_cnn(model, num_classes: int, seed: int = 0
   biases zero, so the same seed builds the same weights.
   """
   size = model.grid_sizes[-1]
-  spec = energy.energy_net_spec(size, getattr(model, "net_width", 1.0),
-                                getattr(model, "activation", "leaky_relu"))
+  spec = energy.energy_net_spec(size, model.net_width, model.activation)
   trunk = energy.build_energy_net(size, model.channels, spec,
                                   name="supervised_trunk")
   features = trunk.get_layer("score").input

@@ -21,7 +21,12 @@ A family's model subclasses `GenerativeModel` and provides
   its configured rate (divergence back-off);
 * optionally `discriminator_logits(images, **conditions)` (GAM battles),
   `needs_adapt` / `adapt(images, labels)` (data sampling needs, e.g. the
-  multigrid start bank) and `final_image_size`.
+  multigrid start bank);
+* `final_image_size`, `channels`, `num_classes` (0 = unconditional),
+  `sample(num_samples, seed, **conditions)` (the eager entry point: a list
+  like `sample_from_seeds`'), `sample_names()` (a name per image of that
+  list, e.g. 'grid16': the TensorBoard and PNG names) and
+  `sampler_settings(num_steps)` (what an export records).
 
 `train_step(batch)` (what Keras `fit` and `tfgen.train`'s loop call) is
 defined here: it runs `update_step` at the current step and, when the model
@@ -140,9 +145,26 @@ class GenerativeModel(keras.Model):
     """Whether `adapt(images, labels)` must run before training/sampling."""
     return False
 
+  @property
+  def num_adapt_examples(self) -> int:
+    """How many training examples `adapt` reads (0 = none)."""
+    return 0
+
   def adapt(self, images, labels=None) -> None:
     """Reads what sampling needs from training data (default: nothing)."""
     del images, labels
+
+  def sampler_settings(self, num_steps=None) -> dict:
+    """JSON-ready settings of the sampler an export runs (default: none).
+
+    Multigrid: {'num_langevin_steps': [...], 'step_size': [...]}.
+    """
+    del num_steps
+    return {}
+
+  def sample_names(self) -> list:
+    """Names of `sample`'s images, in order (e.g. 'grid4', 'step3')."""
+    raise NotImplementedError(f"{type(self).__name__}.sample_names")
 
   @property
   def final_image_size(self) -> int:

@@ -15,16 +15,18 @@ as in the paper each level learns from *real* coarse images): per level,
 the non-saturating losses
 
     d_loss = E softplus(-D(real)) + E softplus(D(fake))
-    g_loss = E softplus(-D(fake)).
+    g_loss = E softplus(-D(fake))
+
+(`tfgen.core.losses`' 'non_saturating' pair).
 
 Metrics per level s: `d_loss/level{s}`, `g_loss/level{s}`,
 `d_accuracy/level{s}` (fraction of real and fake examples the discriminator
 classifies right), `d_real_logit/level{s}`, `d_fake_logit/level{s}`, and
 with `diversity_weight > 0` `g_diversity/level{s}` (output change per noise
 change, see `__init__`).
-The step counter is `self.optimizer.iterations` (the optimizer given to
-`compile`, which applies no gradients; the per-level Adam optimizers are
-tracked attributes and saved with the model).
+The step counter is the family contract's (`tfgen.models.base`): the
+Trainer's, or the model's own under Keras `fit`; the per-level Adam
+optimizers are tracked attributes, saved with the model.
 
 Sampling (`sample`, `sample_from_seeds`, `refine`; in
 `tfgen.models.lapgan_sampling`) gives each image its own seed pair: an image
@@ -39,13 +41,19 @@ from typing import Optional, Sequence
 import keras
 import tensorflow as tf
 
+from tfgen.core import losses
+from tfgen.core import seeds
+from tfgen.core import settings
 from tfgen.data import pyramid
 from tfgen.mcmc import noise
 from tfgen.mcmc import runner
+from tfgen.models import base
+from tfgen.models import lapgan_config
 from tfgen.models import lapgan_sampling
 from tfgen.nets import gan
 
-_TRAIN_SALT = 0x6C67  # Keeps training seeds apart from other families'.
+_LOSSES = losses.get("non_saturating")
+_DEFAULTS = lapgan_config.LapganConfig()
 
 
 def pyramid_batch(images: tf.Tensor, labels: tf.Tensor,
@@ -72,7 +80,8 @@ def pyramid_batch(images: tf.Tensor, labels: tf.Tensor,
   return batch
 
 
-class LAPGAN(lapgan_sampling.LapganSampling, keras.Model):
+@keras.saving.register_keras_serializable(package="tfgen")
+class LAPGAN(lapgan_sampling.LapganSampling, base.GenerativeModel):
   """Laplacian pyramid GAN; one level alone is a plain (DCGAN-style) GAN.
 
   Images are float32 NHWC in [-1, 1]. `sample(n, seed)` returns one
@@ -80,15 +89,15 @@ class LAPGAN(lapgan_sampling.LapganSampling, keras.Model):
   """
 
   def __init__(self,
-               level_sizes: Sequence[int] = (4, 8, 16),
+               level_sizes: Sequence[int] = _DEFAULTS.level_sizes,
                channels: int = 1,
                num_classes: int = 0,
-               noise_dim: int = 100,
-               generator_width: float = 1.0,
-               discriminator_width: float = 1.0,
-               discriminator_dropout: float = 0.0,
-               d_steps_per_g_step: int = 1,
-               diversity_weight: float = 0.0,
+               noise_dim: int = _DEFAULTS.noise_dim,
+               generator_width: float = _DEFAULTS.generator_width,
+               discriminator_width: float = _DEFAULTS.discriminator_width,
+               discriminator_dropout: float = _DEFAULTS.discriminator_dropout,
+               d_steps_per_g_step: int = _DEFAULTS.d_steps_per_g_step,
+               diversity_weight: float = _DEFAULTS.diversity_weight,
                learning_rate: float = 2e-4,
                beta_1: float = 0.5,
                seed: int = 0,
@@ -116,21 +125,20 @@ class LAPGAN(lapgan_sampling.LapganSampling, keras.Model):
     super().__init__(**kwargs)
     self.level_sizes = pyramid.validate_level_sizes(level_sizes,
                                                     int(level_sizes[-1]))
-    for name, value in (("channels", channels), ("noise_dim", noise_dim),
-                        ("d_steps_per_g_step", d_steps_per_g_step)):
-      if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name}={value!r} must be an integer >= 1.")
-    if isinstance(num_classes, bool) or int(num_classes) != num_classes or (
-        num_classes < 0):
-      raise ValueError(f"num_classes={num_classes!r} must be an integer >= 0 "
-                       "(0 = unconditional).")
-    if not learning_rate > 0:
-      raise ValueError(f"learning_rate={learning_rate} must be > 0.")
-    if not diversity_weight >= 0:
-      raise ValueError(f"diversity_weight={diversity_weight} must be >= 0 "
-                       "(0 = off).")
-    if not 0 <= beta_1 < 1:
-      raise ValueError(f"beta_1={beta_1} must be in [0, 1).")
+    # Settings are checked once, by their config (tfgen.models.
+    # lapgan_config); only the model's own arguments are checked here.
+    lapgan_config.LapganConfig(
+        level_sizes=self.level_sizes, noise_dim=noise_dim,
+        generator_width=generator_width,
+        discriminator_width=discriminator_width,
+        discriminator_dropout=discriminator_dropout,
+        d_steps_per_g_step=d_steps_per_g_step,
+        diversity_weight=diversity_weight,
+        condition_on_label=bool(num_classes)).check_values()
+    settings.positive_int("channels", channels, 1)
+    settings.non_negative_int("num_classes", num_classes, 10)
+    settings.positive("learning_rate", learning_rate, 2e-4)
+    settings.in_range("beta_1", beta_1, 0.0, 1.0, 0.5)
     self.channels = int(channels)
     self.num_classes = int(num_classes)
     self.noise_dim = int(noise_dim)
@@ -180,21 +188,59 @@ class LAPGAN(lapgan_sampling.LapganSampling, keras.Model):
     self._compiled_refine = tf.function(self.refine_from_seeds)
     self.built = True
 
-  # ---- properties the apps and the Trainer use -----------------------------
+  # ---- the family contract ----------------------------------------------
   @property
-  def grid_sizes(self) -> tuple[int, ...]:
-    """The level sizes (the name the apps use for every family)."""
-    return self.level_sizes
+  def final_image_size(self) -> int:
+    return self.level_sizes[-1]
 
-  @property
-  def is_adapted(self) -> bool:
-    """Always True: a LAPGAN needs no data besides its weights to sample."""
-    return True
+  def sample_names(self) -> list[str]:
+    """Names of `sample`'s images, coarse to fine (the sample PNGs' names).
 
-  def set_learning_rate(self, learning_rate: float) -> None:
-    """Sets every level's generator and discriminator learning rate."""
+    'grid{s}', as the workdir's samples/ files were always named.
+    """
+    return [f"grid{size}" for size in self.level_sizes]
+
+  def metric_info(self) -> dict:
+    info = {}
+    for size in self.level_sizes:
+      for quantity in ("d_loss", "g_loss", "d_accuracy", "d_real_logit",
+                       "d_fake_logit", "g_diversity"):
+        info[f"{quantity}/level{size}"] = base.MetricInfo(
+            quantity, "level", size,
+            show=quantity in ("d_loss", "g_loss", "d_accuracy"))
+    return info
+
+  def set_learning_rate_scale(self, scale: float) -> None:
+    """Every level's G and D Adam at `scale` x `learning_rate`."""
     for optimizer in self.g_optimizers + self.d_optimizers:
-      optimizer.learning_rate = float(learning_rate)
+      optimizer.learning_rate = self.learning_rate * float(scale)
+
+  def backoff_settings(self) -> dict:
+    return {"learning_rate": float(keras.ops.convert_to_numpy(
+        self.g_optimizers[0].learning_rate))}
+
+  def discriminator_logits(self, images: tf.Tensor, class_ids=None):
+    """Logits [B] of the finest level's discriminator on whole images.
+
+    images: float32 [B, S, S, C] in [-1, 1] (S = the finest level). A
+    multi-level model judges the image's Laplacian residual at S given its
+    blurred up-sampled coarser level, as in training; one level judges the
+    image itself. `class_ids` int [B] for a conditional model (default 0).
+    """
+    images = tf.convert_to_tensor(images, tf.float32)
+    one_hot = None
+    if self.num_classes:
+      if class_ids is None:
+        class_ids = tf.zeros(tf.shape(images)[:1], tf.int32)
+      one_hot = self._one_hot(class_ids)
+    last = len(self.level_sizes) - 1
+    if last == 0:
+      return self._discriminate(0, images, None, one_hot, False)
+    batch = pyramid_batch(images, tf.zeros(tf.shape(images)[:1], tf.int32),
+                          self.level_sizes[-2:])
+    size = self.level_sizes[-1]
+    return self._discriminate(last, batch[f"residual/level{size}"],
+                              batch[f"coarse_up/level{size}"], one_hot, False)
 
   # ---- generation --------------------------------------------------------
   def _one_hot(self, class_ids: tf.Tensor) -> tf.Tensor:
@@ -224,13 +270,21 @@ class LAPGAN(lapgan_sampling.LapganSampling, keras.Model):
 
   # ---- training ----------------------------------------------------------
   def compile(self, optimizer=None, **kwargs):
-    """`optimizer` only counts steps (default SGD); levels own their Adams."""
-    if optimizer is None:
-      optimizer = keras.optimizers.SGD(self.learning_rate)
-    kwargs.setdefault("jit_compile", False)
-    super().compile(optimizer=optimizer, **kwargs)
+    """Keras `fit` set-up; the levels own their Adams (`optimizer` unused).
 
-  def train_step(self, data):
+    An `optimizer` given here is ignored for training; the step counter is
+    the model's own (or the Trainer's), see `tfgen.models.base`.
+    """
+    kwargs.setdefault("jit_compile", False)
+    super().compile(optimizer=optimizer or keras.optimizers.SGD(0.0),
+                    **kwargs)
+
+  def compile_from_config(self, config):
+    """Re-compiles a `.keras`-loaded model (the levels own their Adams)."""
+    del config
+    self.compile()
+
+  def update_step(self, data, step):
     """One update of every level; returns scalar metrics.
 
     `data` is a `pyramid_batch` dict (the Trainer's input pipeline builds it
@@ -247,11 +301,9 @@ class LAPGAN(lapgan_sampling.LapganSampling, keras.Model):
       if labels is None:
         labels = -tf.ones(tf.shape(images)[:1], tf.int32)
       data = pyramid_batch(images, labels, self.level_sizes)
-    seed = runner.fold_in(tf.constant([self.seed, _TRAIN_SALT]),
-                          self.optimizer.iterations)
-    metrics = self.train_on_batch_dict(data, seed)
-    self.optimizer.iterations.assign_add(1)
-    return metrics
+    seed = runner.fold_in(seeds.run_stream(self.seed, seeds.LAPGAN_TRAINING),
+                          step)
+    return self.train_on_batch_dict(data, seed)
 
   def train_on_batch_dict(self, batch: dict, seed: tf.Tensor) -> dict:
     """Updates every level from a `pyramid_batch` dict; returns metrics."""
@@ -286,8 +338,7 @@ class LAPGAN(lapgan_sampling.LapganSampling, keras.Model):
       with tf.GradientTape() as tape:
         real_logits = self._discriminate(index, real, coarse_up, one_hot, True)
         fake_logits = self._discriminate(index, fake, coarse_up, one_hot, True)
-        d_loss = (tf.reduce_mean(tf.nn.softplus(-real_logits)) +
-                  tf.reduce_mean(tf.nn.softplus(fake_logits)))
+        d_loss = _LOSSES.discriminator_loss(real_logits, fake_logits)
         scaled = d_loss / replicas  # This replica's share of the global mean.
       grads = tape.gradient(scaled, discriminator.trainable_variables)
       self.d_optimizers[index].apply_gradients(
@@ -299,7 +350,7 @@ class LAPGAN(lapgan_sampling.LapganSampling, keras.Model):
       fake = self._generate_level(index, coarse_up, first_noise, one_hot,
                                   True)
       g_logits = self._discriminate(index, fake, coarse_up, one_hot, True)
-      g_loss = tf.reduce_mean(tf.nn.softplus(-g_logits))
+      g_loss = _LOSSES.generator_loss(g_logits)
       total = g_loss
       if self.diversity_weight > 0:
         # Mode seeking (Mao et al. 2019): a second noise draw for the same
@@ -318,9 +369,7 @@ class LAPGAN(lapgan_sampling.LapganSampling, keras.Model):
     grads = tape.gradient(scaled, generator.trainable_variables)
     self.g_optimizers[index].apply_gradients(
         zip(grads, generator.trainable_variables))
-    accuracy = 0.5 * (
-        tf.reduce_mean(tf.cast(real_logits > 0, tf.float32)) +
-        tf.reduce_mean(tf.cast(fake_logits < 0, tf.float32)))
+    accuracy = losses.discriminator_accuracy(real_logits, fake_logits)
     return {f"d_loss/level{size}": d_loss, f"g_loss/level{size}": g_loss,
             f"d_accuracy/level{size}": accuracy,
             f"d_real_logit/level{size}": tf.reduce_mean(real_logits),
@@ -335,4 +384,11 @@ class LAPGAN(lapgan_sampling.LapganSampling, keras.Model):
         discriminator_width=self.discriminator_width,
         discriminator_dropout=self.discriminator_dropout,
         d_steps_per_g_step=self.d_steps_per_g_step,
-        diversity_weight=self.diversity_weight, learning_rate=self.learning_rate, beta_1=self.beta_1, seed=self.seed)
+        diversity_weight=self.diversity_weight,
+        learning_rate=self.learning_rate, beta_1=self.beta_1, seed=self.seed)
+
+  @classmethod
+  def from_config(cls, config):
+    config = {k: v for k, v in config.items()
+              if k not in ("name", "trainable", "dtype")}
+    return cls(**config)

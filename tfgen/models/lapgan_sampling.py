@@ -15,11 +15,10 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfgen.core import seeds
 from tfgen.data import pyramid
 from tfgen.mcmc import noise
 from tfgen.mcmc import runner
-
-_CLASS_SALT = -7
 
 
 def _normal_per_example(pairs: tf.Tensor, shape: Sequence[int],
@@ -39,7 +38,8 @@ class LapganSampling:
     if not self.num_classes:
       return None
     if class_ids is None:
-      return noise.per_example_choice(pairs, self.num_classes, _CLASS_SALT)
+      return noise.per_example_choice(pairs, self.num_classes,
+                                       seeds.LAPGAN_CLASS_CHOICE)
     class_ids = tf.cast(class_ids, tf.int32)
     return tf.broadcast_to(class_ids, tf.shape(pairs)[:1])
 

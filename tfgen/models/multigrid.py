@@ -36,14 +36,17 @@ from tfgen.data import pyramid
 from tfgen.mcmc import hmc
 from tfgen.mcmc import langevin
 from tfgen.mcmc import runner
+from tfgen.models import base
+from tfgen.models import multigrid_config
 from tfgen.models import multigrid_sampling
 from tfgen.models import multigrid_training
 from tfgen.nets import energy
 
+_DEFAULTS = multigrid_config.MultigridConfig()
 IntOrSeq = Union[int, Sequence[int]]
 FloatOrSeq = Union[float, Sequence[float]]
-METHODS = ("multigrid", "single_grid", "cd", "persistent_cd")
-SAMPLERS = ("langevin", "hmc")
+METHODS = multigrid_config.METHODS
+SAMPLERS = multigrid_config.SAMPLERS
 _per_grid = multigrid_sampling.per_grid
 
 
@@ -53,8 +56,10 @@ def check_sampler(sampler: str) -> str:
   return sampler
 
 
+@keras.saving.register_keras_serializable(package="tfgen")
 class MultigridEBM(multigrid_sampling.MultigridSampling,
-                   multigrid_training.MultigridTraining, keras.Model):
+                   multigrid_training.MultigridTraining,
+                   base.GenerativeModel):
   """Multigrid energy-based generative ConvNet.
 
   Images are float32 NHWC in [-1, 1]. Call `sample(n, seed)` for a list of
@@ -62,24 +67,24 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
   """
 
   def __init__(self,
-               grid_sizes: Sequence[int] = (1, 4, 16),
+               grid_sizes: Sequence[int] = _DEFAULTS.grid_sizes,
                channels: int = 1,
-               num_langevin_steps: IntOrSeq = 30,
-               step_size: FloatOrSeq = 0.3,
-               noise_scale: FloatOrSeq = 1.0,
-               reference_stddev: float = 1.0,
-               clip_samples: bool = True,
-               net_width: float = 1.0,
-               activation: str = "leaky_relu",
-               start_bank_size: int = 2000,
+               num_langevin_steps: IntOrSeq = _DEFAULTS.num_langevin_steps,
+               step_size: FloatOrSeq = _DEFAULTS.step_size,
+               noise_scale: FloatOrSeq = _DEFAULTS.noise_scale,
+               reference_stddev: float = _DEFAULTS.reference_stddev,
+               clip_samples: bool = _DEFAULTS.clip_samples,
+               net_width: float = _DEFAULTS.net_width,
+               activation: str = _DEFAULTS.activation,
+               start_bank_size: int = _DEFAULTS.start_bank_size,
                seed: int = 0,
                jit_compile: bool = False,
-               method: str = "multigrid",
-               sampler: str = "langevin",
-               num_leapfrog_steps: int = hmc.DEFAULT_NUM_LEAPFROG_STEPS,
-               metropolis: bool = True,
+               method: str = _DEFAULTS.method,
+               sampler: str = _DEFAULTS.sampler,
+               num_leapfrog_steps: int = _DEFAULTS.num_leapfrog_steps,
+               metropolis: bool = _DEFAULTS.metropolis,
                num_classes: int = 0,
-               persistent_bank_size: int = 1000,
+               persistent_bank_size: int = _DEFAULTS.persistent_bank_size,
                num_sampling_steps: Optional[IntOrSeq] = None,
                **kwargs):
     """Creates the energy nets.
@@ -92,7 +97,8 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
         or one per grid); for 'cd' / 'persistent_cd' the k of CD-k.
       step_size: Langevin step size (HMC: leapfrog step size) delta per grid.
       noise_scale: per model grid; 1 = Langevin dynamics, 0 = noise-free
-        (the official code's update). Langevin only.
+        (the official code's update). Langevin only. The defaults of every
+        setting are `MultigridConfig`'s (`tfgen.models.multigrid_config`).
       reference_stddev: standard deviation of the Gaussian reference term.
       clip_samples: clip chains to [-1, 1] (Langevin: after every step; HMC:
         the density is evaluated at the clipped point, the result clipped).
@@ -113,47 +119,36 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
         `num_langevin_steps`; CD-1 models sample with more steps).
     """
     super().__init__(**kwargs)
-    grid_sizes = tuple(int(g) for g in grid_sizes)
-    pyramid.validate_grid_sizes(grid_sizes, grid_sizes[-1])
-    if method not in METHODS:
-      raise ValueError(f"method={method!r} must be one of {METHODS}.")
-    if method != "multigrid" and len(grid_sizes) != 2:
-      raise ValueError(
-          f"method={method!r} uses one energy net at the image size: "
-          f"grid_sizes={list(grid_sizes)} must be (start, image size), e.g. "
-          f"[1, {grid_sizes[-1]}].")
+    grid_sizes = pyramid.validate_grid_sizes(grid_sizes, int(grid_sizes[-1]))
     num_model_grids = len(grid_sizes) - 1
     self.grid_sizes = grid_sizes
     self.channels = int(channels)
     self.method = method
-    self.sampler = check_sampler(sampler)
+    self.sampler = sampler
     self.num_langevin_steps = _per_grid(num_langevin_steps, num_model_grids,
                                         "num_langevin_steps", int)
     self.num_sampling_steps = _per_grid(
         num_sampling_steps or self.num_langevin_steps, num_model_grids,
         "num_sampling_steps", int)
     self.step_size = _per_grid(step_size, num_model_grids, "step_size")
-    for name in ("num_langevin_steps", "num_sampling_steps"):
-      if any(s < 0 for s in getattr(self, name)):
-        raise ValueError(f"{name}={list(getattr(self, name))} must be >= 0, "
-                         "e.g. 30.")
-    if any(not s > 0 for s in self.step_size):
-      raise ValueError(f"step_size={list(self.step_size)} must be > 0, "
-                       "e.g. 0.3.")
-    if not reference_stddev > 0:
-      raise ValueError(f"reference_stddev={reference_stddev} must be > 0.")
-    for name, value in (("start_bank_size", start_bank_size),
-                        ("persistent_bank_size", persistent_bank_size),
-                        ("num_leapfrog_steps", num_leapfrog_steps)):
-      if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name}={value!r} must be a positive integer.")
+    self.configured_step_size = self.step_size
+    self.noise_scale = _per_grid(noise_scale, num_model_grids, "noise_scale")
+    # Every setting is checked once, by its config (tfgen.models.
+    # multigrid_config); only the model's own arguments are checked here.
+    multigrid_config.MultigridConfig(
+        grid_sizes=grid_sizes, num_langevin_steps=self.num_langevin_steps,
+        step_size=self.step_size, noise_scale=self.noise_scale,
+        reference_stddev=reference_stddev, clip_samples=clip_samples,
+        net_width=net_width, activation=activation,
+        start_bank_size=start_bank_size, method=method, sampler=sampler,
+        num_leapfrog_steps=num_leapfrog_steps, metropolis=metropolis,
+        condition_on_label=bool(num_classes),
+        persistent_bank_size=persistent_bank_size,
+        num_sampling_steps=self.num_sampling_steps).check_values()
     if isinstance(num_classes, bool) or not isinstance(
         num_classes, int) or num_classes < 0:
       raise ValueError(f"num_classes={num_classes!r} must be an integer >= 0 "
                        "(0 = unconditional).")
-    self.noise_scale = _per_grid(noise_scale, num_model_grids, "noise_scale")
-    if any(not s >= 0 for s in self.noise_scale):
-      raise ValueError(f"noise_scale={list(self.noise_scale)} must be >= 0.")
     self.reference_stddev = float(reference_stddev)
     self.clip_samples = bool(clip_samples)
     self.net_width = float(net_width)
@@ -184,6 +179,55 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
           aggregation="mean")
     self._compile_samplers()
     self.built = True
+
+  # ---- the family contract ----------------------------------------------
+  @property
+  def final_image_size(self) -> int:
+    return self.grid_sizes[-1]
+
+  @property
+  def needs_adapt(self) -> bool:
+    """True until the start bank holds training images (`adapt`)."""
+    return not self.is_adapted
+
+  @property
+  def num_adapt_examples(self) -> int:
+    """The start bank's training images."""
+    return self.start_bank_size
+
+  def sample_names(self) -> list[str]:
+    """Names of `sample`'s images, coarse to fine: 'grid1', 'grid4', ..."""
+    return [f"grid{size}" for size in self.grid_sizes]
+
+  def metric_info(self) -> dict:
+    info = {}
+    for size in self.model_grids:
+      for quantity in ("loss", "score_observed", "score_synthesized",
+                       "sample_abs_max", "grad_l1"):
+        info[f"{quantity}/grid{size}"] = base.MetricInfo(
+            quantity, "grid", size, show=quantity == "loss")
+    return info
+
+  def set_step_size_scale(self, scale: float) -> bool:
+    """Step sizes at `scale` x the configured ones; True if they changed.
+
+    The step size is a Python constant of traced functions: a caller that
+    compiled its own train step must retrace it when this returns True.
+    """
+    wanted = tuple(float(s) * float(scale) for s in self.configured_step_size)
+    if wanted == tuple(self.step_size):
+      return False
+    self.set_step_size(wanted)
+    return True
+
+  def sampler_settings(self, num_steps=None) -> dict:
+    return {"num_langevin_steps": list(self.sampling_steps(num_steps)),
+            "step_size": list(self.step_size)}
+
+  def backoff_settings(self) -> dict:
+    return {"step_size": list(self.step_size),
+            "learning_rate": float(keras.ops.convert_to_numpy(
+                self.optimizer.learning_rate)) if self.optimizer else None}
 
   # ---- energies ----------------------------------------------------------
   @property
@@ -325,4 +369,12 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
         metropolis=self.metropolis, num_classes=self.num_classes,
         persistent_bank_size=self.persistent_bank_size,
         num_sampling_steps=list(self.num_sampling_steps))
+
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    config.pop("name", None)
+    config.pop("trainable", None)
+    config.pop("dtype", None)
+    return cls(**config)
 

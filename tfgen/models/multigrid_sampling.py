@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfgen.core import seeds
 from tfgen.data import pyramid
 from tfgen.mcmc import langevin
 from tfgen.mcmc import noise
@@ -107,7 +108,7 @@ class MultigridSampling:
     if self.sampler == "langevin":
       return tf.constant([0, 0], tf.int32)
     return tf.foldl(runner.fold_in, tf.reshape(pairs, [-1]),
-                    initializer=tf.constant([0x686D, 0x6363], tf.int32))
+                    initializer=tf.constant(seeds.HMC_BATCH_SEED, tf.int32))
 
   def _class_starts(self, pairs: tf.Tensor, class_ids: tf.Tensor):
     """Bank rows [B] of start images whose label is each example's class."""
@@ -124,7 +125,7 @@ class MultigridSampling:
     with tf.control_dependencies(checks):
       choice = tf.map_fn(
           lambda args: tf.random.stateless_uniform(
-              [], seed=runner.fold_in(args[0], -3), minval=0,
+              [], seed=runner.fold_in(args[0], seeds.CLASS_START_CHOICE), minval=0,
               maxval=args[1], dtype=tf.int32),
           (pairs, num_members), fn_output_signature=tf.TensorSpec([],
                                                                   tf.int32))

@@ -16,13 +16,18 @@ from typing import Optional
 import keras
 import tensorflow as tf
 
+from tfgen.core import seeds
 from tfgen.data import pyramid
 from tfgen.mcmc import noise
 from tfgen.mcmc import runner
 
 
 class MultigridTraining:
-  """Mixin of `MultigridEBM`: compile, fit, train_step, gradients."""
+  """Mixin of `MultigridEBM`: compile, fit, update_step, gradients.
+
+  The model owns one optimizer, the one given to `compile` (Adam by
+  default), which updates every grid's energy net.
+  """
 
   def compile(self, optimizer=None, **kwargs):
     """Defaults to Adam(3e-4, beta_1=0.5) and an explicit XLA choice."""
@@ -30,6 +35,24 @@ class MultigridTraining:
       optimizer = keras.optimizers.Adam(3e-4, beta_1=0.5)
     kwargs.setdefault("jit_compile", self.sampler_jit_compile)
     super().compile(optimizer=optimizer, **kwargs)
+    # The configured rate, before any checkpoint restores a backed-off one.
+    self._configured_learning_rate = float(
+        keras.ops.convert_to_numpy(self.optimizer.learning_rate))
+
+  def compile_from_config(self, config):
+    """Re-compiles a `.keras`-loaded model with its saved optimizer."""
+    optimizer = config.get("optimizer") if config else None
+    self.compile(optimizer=keras.optimizers.deserialize(optimizer)
+                 if optimizer else None)
+
+  def set_learning_rate_scale(self, scale: float) -> None:
+    """The compiled optimizer at `scale` x the rate it was compiled with."""
+    self.optimizer.learning_rate = self._configured_learning_rate * float(
+        scale)
+
+  def checkpoint_objects(self) -> dict:
+    """The model and its optimizer (key 'optimizer', as always)."""
+    return {"model": self, "optimizer": self.optimizer}
 
   def fit(self, x=None, *args, **kwargs):
     if x is not None and not self.is_adapted:
@@ -39,7 +62,7 @@ class MultigridTraining:
         self.adapt(x, labels=kwargs.get("y", args[0] if args else None))
     return super().fit(x, *args, **kwargs)
 
-  def train_step(self, data):
+  def update_step(self, data, step):
     """One update of every grid from a (local) batch; returns scalar metrics.
 
     `data`: images [b, S, S, C] or (images, labels [b]) (labels needed by a
@@ -52,20 +75,21 @@ class MultigridTraining:
     images, labels = (tuple(data) + (None,))[:2] if isinstance(
         data, (tuple, list)) else (data, None)
     images = tf.convert_to_tensor(images, tf.float32)
-    seed = runner.fold_in(tf.constant([self.seed, 0x6D67]),
-                          self.optimizer.iterations)
-    return self.train_on_images(images, seed, labels)
+    seed = runner.fold_in(
+        seeds.run_stream(self.seed, seeds.MULTIGRID_TRAINING), step)
+    return self.train_on_images(images, seed, labels, step)
 
   def train_on_images(self, images: tf.Tensor, seed: tf.Tensor,
-                      labels: Optional[tf.Tensor] = None) -> dict:
+                      labels: Optional[tf.Tensor] = None, step=0) -> dict:
     """Synthesises, computes every grid's gradient and applies them."""
-    grads, metrics, _ = self.compute_gradients(images, seed, labels)
+    grads, metrics, _ = self.compute_gradients(images, seed, labels, step)
     variables = [net.trainable_variables for net in self.energy_nets]
     self.optimizer.apply_gradients(
         zip(tf.nest.flatten(grads), tf.nest.flatten(variables)))
     return metrics
 
-  def _training_samples(self, observed: list, seed: tf.Tensor, labels):
+  def _training_samples(self, observed: list, seed: tf.Tensor, labels,
+                        step=0):
     """Synthesised images per grid for one training step (by `method`)."""
     local_batch = tf.shape(observed[-1])[0]
     global_noise = noise.global_batch_noise(local_batch)
@@ -79,17 +103,17 @@ class MultigridTraining:
       final = self.run_grid(0, observed[-1], steps, runner.fold_in(seed, 0),
                             global_noise, labels=labels)
       return [observed[0], final]
-    rows = self._persistent_rows(local_batch)
+    rows = self._persistent_rows(local_batch, step)
     start = tf.gather(self.persistent_chains, rows)
     final = self.run_grid(0, start, steps, runner.fold_in(seed, 0),
                           global_noise)
     self._write_persistent_rows(rows, final)
     return [observed[0], final]
 
-  def _persistent_rows(self, local_batch: tf.Tensor) -> tf.Tensor:
-    """Bank rows of this replica's chains: the next global batch, cyclic."""
+  def _persistent_rows(self, local_batch: tf.Tensor, step) -> tf.Tensor:
+    """Bank rows of this replica's chains: the `step`-th global batch, cyclic."""
     global_batch = local_batch * noise.num_replicas()
-    first = (tf.cast(self.optimizer.iterations, tf.int32) * global_batch +
+    first = (tf.cast(step, tf.int32) * global_batch +
              tf.cast(_replica_id(), tf.int32) * local_batch)
     return (first + tf.range(local_batch)) % self.persistent_bank_size
 
@@ -108,13 +132,14 @@ class MultigridTraining:
     self.persistent_chains.assign(bank + replicas * change)
 
   def compute_gradients(self, images: tf.Tensor, seed: tf.Tensor,
-                        labels: Optional[tf.Tensor] = None):
+                        labels: Optional[tf.Tensor] = None, step=0):
     """Per-replica gradients of the global-batch loss of every grid.
 
     Args:
       images: this replica's observed images [b, S, S, C] in [-1, 1].
       seed: int32[2] seed of this training step (same on every replica).
       labels: int [b] classes (conditional models only).
+      step: the training step (int scalar; picks persistent chains).
 
     Returns:
       (grads, metrics, synthesized): grads is one list per energy net (sum
@@ -124,7 +149,7 @@ class MultigridTraining:
     labels = self._check_labels(labels)
     num_replicas = noise.num_replicas()
     observed = pyramid.gaussian_pyramid(images, self.grid_sizes)
-    synthesized = self._training_samples(observed, seed, labels)
+    synthesized = self._training_samples(observed, seed, labels, step)
     synthesized = [tf.stop_gradient(s) for s in synthesized]
     metrics = {}
     with tf.GradientTape() as tape:

@@ -1,14 +1,13 @@
-"""The serving signatures of each model family.
+"""The serving signatures of the multigrid and LAPGAN families.
 
-A family adds its signatures with a builder in `_FAMILIES` returning
-`signature_spec.Signature`s; a class-conditional family adds e.g. a
-`class_id` int64 [batch] input with its range check to its
-`Signature.inputs` / `validate`.
+Each builder takes (model, num_steps or None) and returns
+`signature_spec.Signature`s; its family's row in `tfgen.families` names it.
+A class-conditional family adds e.g. a `class_id` int64 [batch] input with
+its range check to its `Signature.inputs` / `validate`.
 """
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -89,10 +88,7 @@ def lapgan_signatures(model: lapgan.LAPGAN,
   [batch, s0, s0, C] in [0, 1]) and returns one refinement per seed.
   Class-conditional models take a `class_id` int64 [batch] in both.
   """
-  if num_langevin_steps is not None:
-    raise ValueError(
-        f"num_langevin_steps={num_langevin_steps!r} (--serving_steps) applies "
-        "to multigrid models only; a LAPGAN has no Langevin steps. Drop it.")
+  del num_langevin_steps  # None: `tfgen.families.signatures` refuses others.
   size, channels = model.level_sizes[-1], model.channels
   coarse = model.level_sizes[0]
   classes = model.num_classes
@@ -138,30 +134,3 @@ def lapgan_signatures(model: lapgan.LAPGAN,
           f"(coarse images), seed{class_doc} -> one {size}x{size} "
           "refinement per seed"),
   ]
-
-
-# (model class, family name, signature builder); a new family adds a row.
-_FAMILIES = (
-    (multigrid.MultigridEBM, "multigrid", multigrid_signatures),
-    (lapgan.LAPGAN, "lapgan", lapgan_signatures),
-)
-
-
-def family_name(model: keras.Model) -> str:
-  """'multigrid' for a MultigridEBM, etc."""
-  return _family(model)[1]
-
-
-def _family(model):
-  for cls, name, builder in _FAMILIES:
-    if isinstance(model, cls):
-      return cls, name, builder
-  known = ", ".join(cls.__name__ for cls, _, _ in _FAMILIES)
-  raise ValueError(f"model={type(model).__name__} has no serving "
-                   f"signatures; families with signatures: {known}.")
-
-
-def family_signatures(model: keras.Model,
-                      num_langevin_steps=None) -> list[Signature]:
-  """The serving signatures of `model`'s family."""
-  return _family(model)[2](model, num_langevin_steps)

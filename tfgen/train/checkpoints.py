@@ -10,8 +10,12 @@ file that is truncated, empty or names missing files (the ckpt-*.index files
 on disk are then the candidates). `make_manager` rewrites such a state file
 so that later saves keep and rotate the right files.
 
-Besides the model and the optimizer a checkpoint holds a `TrainingState`:
-the divergence back-off factors, so that a resumed run keeps them.
+A checkpoint holds the Trainer's step counter ('step'), what the family's
+model lists in `checkpoint_objects()` (the model with the nets and
+optimizers it owns; multigrid's optimizer under 'optimizer') and a
+`TrainingState`: the divergence back-off factors, so that a resumed run
+keeps them. Checkpoints written before the step had its own entry restore
+too: their step is the 'optimizer' iteration count that used to be it.
 """
 
 from __future__ import annotations
@@ -48,10 +52,25 @@ class TrainingState(tf.Module):
                                    name="divergences")
 
 
-def make_checkpoint(model, optimizer) -> tf.train.Checkpoint:
-  """The checkpoint of a training run: model, optimizer, training state."""
-  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
-                                   training=TrainingState())
+def make_step_counter() -> tf.Variable:
+  """The Trainer's step counter (int64; create it in the strategy scope)."""
+  return tf.Variable(
+      0, dtype=tf.int64, trainable=False, name="step",
+      aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+
+def make_checkpoint(objects: dict, step: Optional[tf.Variable] = None
+                    ) -> tf.train.Checkpoint:
+  """The checkpoint of a training run: the step, `objects` and the state.
+
+  objects: {key: trackable}, a model's `checkpoint_objects()` (the model,
+  and the multigrid optimizer under 'optimizer').
+  step: the Trainer's step counter (default: a new one at 0).
+  """
+  if step is None:
+    step = make_step_counter()
+  checkpoint = tf.train.Checkpoint(step=step, training=TrainingState(),
+                                   **objects)
   # Created now (it is lazy), so that every write holds the same objects.
   checkpoint.save_counter  # pylint: disable=pointless-statement
   return checkpoint
@@ -132,19 +151,39 @@ def restore_path(checkpoint: tf.train.Checkpoint, path: str,
   try:
     names = {name for name, _ in tf.train.list_variables(path)}
     target = checkpoint
-    if not any(name.startswith("training/") for name in names):
-      # Written before checkpoints held a TrainingState: keep its defaults.
-      target = tf.train.Checkpoint(model=checkpoint.model,
-                                   optimizer=checkpoint.optimizer)
+    legacy = not any(name.startswith("step/") for name in names)
+    if legacy:
+      # Written before the Trainer owned the step (and, older still, before
+      # checkpoints held a TrainingState): restore what it holds, read the
+      # step from the optimizer that counted it (key 'optimizer').
+      parts = {key: value for key, value in (
+          ("model", getattr(checkpoint, "model", None)),
+          ("optimizer", getattr(checkpoint, "optimizer", None)),
+          ("training", checkpoint.training)) if value is not None}
+      if not any(name.startswith("training/") for name in names):
+        parts.pop("training")
+      target = tf.train.Checkpoint(**parts)
     status = target.restore(path)
     if expect_optimizer:
       status.assert_existing_objects_matched()
     else:
       status.expect_partial()
+    if legacy:
+      checkpoint.step.assign(_legacy_step(path, names))
   except (tf.errors.OpError, ValueError, AssertionError, IndexError,
           KeyError, RuntimeError, TypeError) as error:
     raise _restore_error(path, error) from error
   return path
+
+
+_LEGACY_STEP = "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def _legacy_step(path: str, names: set) -> int:
+  """The step of a checkpoint written before it held 'step/'."""
+  if _LEGACY_STEP not in names:
+    raise ValueError(f"it holds neither 'step' nor {_LEGACY_STEP!r}")
+  return int(tf.train.load_checkpoint(path).get_tensor(_LEGACY_STEP))
 
 
 def restore(checkpoint: tf.train.Checkpoint, directory: str,

@@ -26,9 +26,10 @@ import tensorflow as tf
 
 from tfgen import config as config_lib
 from tfgen import data
+from tfgen import families
+from tfgen.core import seeds
 
 SHUFFLE_BUFFER = 10_000
-_DATA_SALT = 0x64617461  # Keeps data seeds apart from the chains' seeds.
 
 
 def num_examples(dataset: tf.data.Dataset) -> int:
@@ -46,8 +47,7 @@ def num_examples(dataset: tf.data.Dataset) -> int:
 def epoch_seed(seed: int, epoch: tf.Tensor) -> tf.Tensor:
   """int64 shuffle seed of `epoch` (a pure function of seed and epoch)."""
   pair = tf.random.experimental.stateless_fold_in(
-      tf.constant([seed % 2**31, _DATA_SALT], tf.int32),
-      tf.cast(epoch, tf.int32))
+      seeds.run_stream(seed, seeds.DATA_ORDER), tf.cast(epoch, tf.int32))
   high = tf.bitwise.left_shift(tf.cast(pair[0], tf.int64), 32)
   low = tf.bitwise.bitwise_and(tf.cast(pair[1], tf.int64), 0xFFFFFFFF)
   return tf.bitwise.bitwise_or(high, low)
@@ -63,7 +63,7 @@ def example_stream(config: config_lib.ExperimentConfig, start: int = 0,
   count = num_examples(examples)
   if count == 0:
     raise ValueError(f"dataset={d.dataset!r} has no training examples.")
-  seed = config.train.seed
+  seed = seeds.RunSeeds.from_seed(config.train.seed).data
 
   def epoch(index):
     return examples.shuffle(shuffle_buffer, seed=epoch_seed(seed, index),
@@ -77,18 +77,15 @@ def global_batches(config: config_lib.ExperimentConfig,
                    start_step: int = 0) -> tf.data.Dataset:
   """Global batches (images [B, S, S, C], labels [B]) from `start_step`.
 
-  For family 'lapgan' each batch is instead the dict of
-  `tfgen.models.lapgan.pyramid_batch` (labels and the Laplacian pyramid).
+  A family with a batch transform (`tfgen.families`; LAPGAN's Laplacian
+  pyramid) gets each batch mapped through it.
   """
   batch = config.train.batch_size
   stream = example_stream(config, start_step * batch)
   batches = stream.batch(batch, drop_remainder=True)
-  if config.family == "lapgan":
-    # The Laplacian pyramid, once per batch (a dict; see lapgan.pyramid_batch).
-    from tfgen.models import lapgan  # pylint: disable=g-import-not-at-top
-    sizes = tuple(config.model.level_sizes)
-    batches = batches.map(lambda images, labels: lapgan.pyramid_batch(
-        images, labels, sizes), num_parallel_calls=tf.data.AUTOTUNE)
+  transform = families.batch_transform(config)
+  if transform is not None:
+    batches = batches.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
   return batches
 
 

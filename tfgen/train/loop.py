@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -31,6 +30,7 @@ import tensorflow as tf
 
 from tfgen import config as config_lib
 from tfgen import data
+from tfgen import families
 from tfgen.train import checkpoints
 from tfgen.train import input as input_lib
 from tfgen.train import signals
@@ -45,23 +45,27 @@ class DivergenceError(RuntimeError):
   """A training quantity became NaN or infinite."""
 
 
-def find_divergence(metrics: dict) -> Optional[str]:
+def find_divergence(metrics: dict, info: Optional[dict] = None
+                    ) -> Optional[str]:
   """Names the non-finite metrics (e.g. 'loss/grid16=nan'), or None.
 
-  With per-grid metrics ('.../gridG') it starts with the coarsest grid that
-  diverged, where the trouble began (finer grids start from its samples);
-  with per-level metrics ('d_loss/levelL', LAPGAN) with the coarsest level.
+  `info` ({name: `MetricInfo`}, the model's `metric_info()`) gives each
+  metric's scale: the message then starts with the coarsest grid / level /
+  first canvas step that diverged, where the trouble began (finer scales
+  start from its output).
   """
   bad = [(name, value) for name, value in sorted(metrics.items())
          if not math.isfinite(value)]
   if not bad:
     return None
   listed = ", ".join(f"{name}={value}" for name, value in bad)
-  for kind in ("grid", "level"):
-    sizes = sorted(int(found.group(1)) for found in (
-        re.search(rf"/{kind}(\d+)$", name) for name, _ in bad) if found)
-    if sizes:
-      return f"{kind} {sizes[0]}x{sizes[0]} first ({listed})"
+  scaled = [(info or {}).get(name) for name, _ in bad]
+  scaled = sorted((i.scale_kind, i.scale) for i in scaled
+                  if i is not None and i.scale_kind and i.scale is not None)
+  if scaled:
+    kind, scale = min(scaled, key=lambda pair: pair[1])
+    where = f"{scale}x{scale}" if kind in ("grid", "level") else str(scale)
+    return f"{kind.replace('_', ' ')} {where} first ({listed})"
   return listed
 
 
@@ -69,8 +73,10 @@ class Progress:
   """One-line progress: step, steps/s, ETA and a few metrics."""
 
   def __init__(self, start_step: int, num_steps: int, every: int = 10,
-               printer: Callable[[str], None] = print):
+               printer: Callable[[str], None] = print,
+               shown: Optional[set] = None):
     self.start_step, self.num_steps, self.every = start_step, num_steps, every
+    self.shown = shown
     self.start_time = time.time()
     self.printer = printer
 
@@ -84,8 +90,7 @@ class Progress:
     width = 30
     filled = int(width * step / max(self.num_steps, 1))
     shown = " ".join(f"{k}={v:.3g}" for k, v in sorted(metrics.items())
-                     if k.startswith("loss/") or "_loss/" in k
-                     or k.startswith("d_accuracy/"))
+                     if self.shown is None or k in self.shown)
     self.printer(f"[{'=' * filled}{'.' * (width - filled)}] {step}/"
                  f"{self.num_steps} {rate:.2f} steps/s ETA {eta:.0f}s {shown}")
 
@@ -120,12 +125,15 @@ class Trainer:
     self.is_chief = strategy_lib.is_chief(self.strategy)
     workdir_lib.prepare(workdir, self.config, write=self.is_chief)
     self.paths = workdir_lib.paths(workdir)
+    self.family = families.get(self.config.family)
     with self.strategy.scope():
       self.model = workdir_lib.build_model(self.config)
-      self.optimizer = workdir_lib.build_optimizer(self.config)
-      self.model.compile(optimizer=self.optimizer)
-      self.optimizer.build(self.model.trainable_variables)
-    self.checkpoint = checkpoints.make_checkpoint(self.model, self.optimizer)
+      # The step counter is the Trainer's: saved in every checkpoint,
+      # advanced once per global step (`_make_step_fn`).
+      self.step_counter = checkpoints.make_step_counter()
+    self.model.attach_step_counter(self.step_counter)
+    self.checkpoint = checkpoints.make_checkpoint(
+        self.model.checkpoint_objects(), self.step_counter)
     self.training_state = self.checkpoint.training
     self.restored_from = checkpoints.restore(self.checkpoint,
                                              self.paths["checkpoints"])
@@ -137,32 +145,34 @@ class Trainer:
       self.writer = tf.summary.create_file_writer(self.paths["summaries"])
     else:
       self.writer = tf.summary.create_noop_writer()
-    workdir_lib.apply_training_state(self.model, self.optimizer,
-                                     self.config, self.training_state)
+    workdir_lib.apply_training_state(self.model, self.config,
+                                     self.training_state)
     if float(self.training_state.step_size_scale.numpy()) != 1.0 or float(
         self.training_state.learning_rate_scale.numpy()) != 1.0:
+      settings = self.model.backoff_settings()
       self.printer(
-          "Using the backed-off step_size="
-          f"{list(getattr(self.model, 'step_size', ()))} and "
-          f"learning_rate={float(self.optimizer.learning_rate.numpy()):.3g} "
+          f"Using the backed-off step_size={settings.get('step_size', [])} "
+          f"and learning_rate={settings.get('learning_rate', 0.0):.3g} "
           "recorded in the checkpoint (divergence back-off).")
     self._step_fn = None
     self._saved_step = self.step  # Saved, or the empty start.
     self.stopped_by: Optional[str] = None
 
+
   @property
   def step(self) -> int:
-    return int(self.optimizer.iterations.numpy())
+    return int(self.step_counter.numpy())
 
   def dataset(self) -> tf.data.Dataset:
     """Global batches from the current step (see `tfgen.train.input`)."""
     return input_lib.global_batches(self.config, self.step)
 
   def _make_step_fn(self):
-    strategy, model = self.strategy, self.model
+    strategy, model, counter = self.strategy, self.model, self.step_counter
 
     def step_fn(iterator, stop_flag):
       per_replica = strategy.run(model.train_step, args=(next(iterator),))
+      counter.assign_add(1)
       metrics = {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value,
                                        axis=None)
                  for name, value in per_replica.items()}
@@ -202,12 +212,12 @@ class Trainer:
     c = self.config.train
     images = self.model.sample(c.num_sample_images, seed=(c.seed, step))
     with self.writer.as_default(step=step):
-      for size, grid_images in zip(self.model.grid_sizes, images):
-        unit = (grid_images.numpy() + 1.0) / 2.0
-        tf.summary.image(f"samples/grid{size}", unit, max_outputs=8)
+      for name, scale_images in zip(self.model.sample_names(), images):
+        unit = (scale_images.numpy() + 1.0) / 2.0
+        tf.summary.image(f"samples/{name}", unit, max_outputs=8)
         grid_lib.save_png(
             unit, os.path.join(self.paths["samples"],
-                               f"step{step:07d}_grid{size}.png"))
+                               f"step{step:07d}_{name}.png"))
 
   def _recover(self, step: int, bad: str, retry: int, snapshot: Optional[str]
                ) -> None:
@@ -228,12 +238,9 @@ class Trainer:
     else:
       state.learning_rate_scale.assign(scales["learning_rate"])
     state.divergences.assign(divergences)
-    workdir_lib.apply_training_state(self.model, self.optimizer, self.config,
-                                     state)
+    workdir_lib.apply_training_state(self.model, self.config, state)
     self._step_fn = self._make_step_fn()  # Retrace: new step size.
-    value = (list(getattr(self.model, "step_size", ()))
-             if backoff == "step_size"
-             else float(self.optimizer.learning_rate.numpy()))
+    value = self.model.backoff_settings().get(backoff)
     message = (f"Training diverged at step {step}: {bad}. Restored {path} "
                f"(step {self.step}) and halved {backoff} to {value} (retry "
                f"{retry} of --max_divergence_retries={c.max_divergence_retries}"
@@ -245,17 +252,17 @@ class Trainer:
     c = self.config.train
     last = checkpoints.candidates(self.paths["checkpoints"])
     last = repr(last[0]) if last else "none was written yet"
+    settings = self.model.backoff_settings()
     if c.on_divergence == "restore":
       return DivergenceError(
           f"Training diverged at step {step}: {bad}. Gave up after {retries} "
           f"restores (--max_divergence_retries={c.max_divergence_retries}; "
-          f"step_size is now {list(getattr(self.model, 'step_size', ()))}, "
-          "learning_rate "
-          f"{float(self.optimizer.learning_rate.numpy()):.3g}). Nothing was "
+          f"step_size is now {settings.get('step_size', [])}, learning_rate "
+          f"{settings.get('learning_rate', 0.0):.3g}). Nothing was "
           f"saved after the last good checkpoint ({last}). Lower --step_size "
           "or --learning_rate and rerun the same command to resume, or "
           "raise --max_divergence_retries.")
-    if not hasattr(self.model, "step_size"):  # A GAN (LAPGAN).
+    if not self.family.has("step_size_backoff"):  # E.g. a GAN.
       return DivergenceError(
           f"Training diverged at step {step}: {bad}. Nothing was saved "
           f"after the last good checkpoint ({last}). Lower --learning_rate "
@@ -279,10 +286,10 @@ class Trainer:
       self.printer(f"Already trained to step {start} >= num_steps="
                    f"{c.num_steps}; nothing to do.")
       return {}
-    if not self.model.is_adapted:
+    if self.model.needs_adapt:
       images, labels = data.arrays(
           self.config.data.dataset, "train", self.config.data.image_size,
-          max_examples=self.model.start_bank_size,
+          max_examples=self.model.num_adapt_examples,
           data_dir=self.config.data.data_dir,
           download=self.config.data.download)
       self.model.adapt(images, labels=labels)
@@ -294,7 +301,9 @@ class Trainer:
       snapshot_dir = tempfile.mkdtemp(prefix="tfgen-start-")
       snapshot = self.checkpoint.write(os.path.join(snapshot_dir, "start"))
     self._step_fn = self._step_fn or self._make_step_fn()
-    progress = Progress(start, c.num_steps, printer=self.printer)
+    info = self.model.metric_info()
+    progress = Progress(start, c.num_steps, printer=self.printer,
+                        shown={name for name, i in info.items() if i.show})
     metrics = {}
     diverged = False
     retries = 0
@@ -308,7 +317,7 @@ class Trainer:
                      self._step_fn(iterator, stop.flag()).items()}
           step += 1
           stop_requests = metrics.pop(_STOP)
-          bad = find_divergence(metrics)
+          bad = find_divergence(metrics, info)
           if bad:
             if c.on_divergence == "restore" and (
                 retries < c.max_divergence_retries):
@@ -346,8 +355,8 @@ class Trainer:
           tf.summary.scalar(name, value)
         tf.summary.scalar("train/step_size_scale",
                           self.training_state.step_size_scale)
-        tf.summary.scalar("train/learning_rate",
-                          self.optimizer.learning_rate)
+        tf.summary.scalar("train/learning_rate_scale",
+                          self.training_state.learning_rate_scale)
     if step % c.checkpoint_every == 0:
       self.save()
     if step % c.sample_every == 0 or step == c.num_steps:

@@ -1,4 +1,4 @@
-"""tfgen.serving.families: each family's signatures, before any export.
+"""Each family's serving signatures (`tfgen.families.signatures`), before export.
 
 The exported SavedModels themselves are tested in signatures_test.py.
 """
@@ -14,21 +14,20 @@ import tensorflow as tf
 
 import support
 from tfgen.models import LAPGAN
-from tfgen.serving import families
+from tfgen import families
 from tfgen.serving import signature_spec
 
 
 def test_models_without_a_family_are_refused_naming_the_families():
-  with pytest.raises(ValueError, match="model=Sequential has no serving "
-                     "signatures; families with signatures: MultigridEBM, "
-                     "LAPGAN"):
-    families.family_signatures(keras.Sequential())
+  with pytest.raises(ValueError, match=r"model=Sequential belongs to no "
+                     r"registered family \(\['multigrid', 'lapgan'"):
+    families.signatures(keras.Sequential())
 
 
 def test_multigrid_models_serve_samples_and_inpainting():
   model = support.tiny_multigrid()
-  assert families.family_name(model) == "multigrid"
-  assert [s.name for s in families.family_signatures(model)] == [
+  assert families.of_model(model).name == "multigrid"
+  assert [s.name for s in families.signatures(model)] == [
       "serving_default", "inpaint"]
 
 
@@ -36,7 +35,7 @@ def test_three_channel_models_export_colour_pngs():
   model = support.tiny_multigrid(channels=3, grid_sizes=(1, 4))
   model.adapt(np.random.RandomState(0).uniform(-1, 1, (16, 4, 4, 3)).astype(
       np.float32))
-  sig = families.family_signatures(model)[0]
+  sig = families.signatures(model)[0]
   fn = tf.function(signature_spec.serving_fn(sig, 4),
                    input_signature=list(sig.inputs))
   outputs = fn(tf.constant([1, 2], tf.int64))
@@ -50,7 +49,7 @@ def test_conditional_models_take_a_checked_class_id():
   images = np.concatenate([np.full((10, 8, 8, 1), -0.5, np.float32),
                            np.full((10, 8, 8, 1), 0.5, np.float32)])
   model.adapt(images, labels=np.repeat([0, 1], 10))
-  sig = families.family_signatures(model)[0]
+  sig = families.signatures(model)[0]
   assert [spec.name for spec in sig.inputs] == ["seed", "class_id"]
   fn = tf.function(signature_spec.serving_fn(sig, 4),
                    input_signature=list(sig.inputs))
@@ -68,11 +67,12 @@ def test_conditional_models_take_a_checked_class_id():
 def test_lapgan_refuses_langevin_step_overrides():
   model = LAPGAN(level_sizes=(4, 8), noise_dim=4, generator_width=0.125,
                  discriminator_width=0.125)
-  with pytest.raises(ValueError, match="applies to multigrid models only"):
-    families.family_signatures(model, num_langevin_steps=3)
-  names = [s.name for s in families.family_signatures(model)]
+  with pytest.raises(ValueError, match=r"applies to families with sampler "
+                     r"steps \(\['multigrid'"):
+    families.signatures(model, num_steps=3)
+  names = [s.name for s in families.signatures(model)]
   assert names == ["serving_default", "refine"]
-  assert [spec.name for spec in families.family_signatures(model)[0].inputs
+  assert [spec.name for spec in families.signatures(model)[0].inputs
           ] == ["seed"]  # Unconditional: no class_id input.
 
 

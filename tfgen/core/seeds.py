@@ -33,6 +33,9 @@ START_CHOICE = -1              # which start-bank image a chain starts from.
 CLASS_START_CHOICE = -3        # which start image of the requested class.
 LAPGAN_CLASS_CHOICE = -7       # the class an unconditioned LAPGAN draws.
 
+# LAPGAN's level noise of one sample folds the level index (0 = coarsest,
+# 1, 2, ...) into its seed pair; multigrid's per-grid noise the grid index.
+
 # The initial state of the fold over a batch's seeds (multigrid HMC).
 HMC_BATCH_SEED = (0x686D, 0x6363)  # 'hm', 'cc'
 

@@ -1,7 +1,7 @@
 """The SavedModel of a trained model: its family's signatures in one archive.
 
 `build_archive` puts the signatures of the model's family
-(`tfgen.serving.families`; one signature's inputs, checks and outputs are
+(its row in `tfgen.families`; one signature's inputs, checks and outputs are
 `tfgen.serving.signature_spec`), plus a no-input `get_config` signature
 returning the export's metadata as JSON, into a `keras.export.ExportArchive`
 (a bare `tf.Module` holding a Keras 3 model does not load in TF Serving).
@@ -18,8 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfgen
-from tfgen.serving.families import family_name
-from tfgen.serving.families import family_signatures
+from tfgen import families
 from tfgen.serving.signature_spec import serving_fn
 from tfgen.serving.signature_spec import Signature
 
@@ -36,17 +35,16 @@ def export_metadata(model: keras.Model, signatures: Sequence[Signature],
                     max_batch: int, num_langevin_steps=None,
                     extra: Optional[dict] = None) -> dict:
   """What the export was made of: JSON-ready dict."""
+  sampler = model.sampler_settings(num_langevin_steps)
+  size = model.final_image_size
   metadata = {
-      "family": family_name(model),
+      "family": families.of_model(model).name,
       "model_class": type(model).__name__,
       "model_config": model.get_config(),
       "serving": {
-          "image_shape": [model.grid_sizes[-1], model.grid_sizes[-1],
-                          model.channels],
-          "num_langevin_steps": (
-              list(model.sampling_steps(num_langevin_steps))
-              if hasattr(model, "sampling_steps") else None),
-          "step_size": list(getattr(model, "step_size", ())),
+          "image_shape": [size, size, model.channels],
+          "num_langevin_steps": sampler.get("num_langevin_steps"),
+          "step_size": sampler.get("step_size", []),
           "max_batch": int(max_batch),
           "signatures": {
               s.name: {"inputs": {spec.name: spec.dtype.name
@@ -84,11 +82,11 @@ def build_archive(model: keras.Model, max_batch: int = DEFAULT_MAX_BATCH,
   if not isinstance(max_batch, (int, np.integer)) or max_batch < 1:
     raise ValueError(f"max_batch={max_batch!r} must be an int >= 1, e.g. "
                      f"{DEFAULT_MAX_BATCH}.")
-  if hasattr(model, "is_adapted") and not model.is_adapted:
+  if model.needs_adapt:
     raise ValueError("The model has no start images (never trained or "
                      "adapted): export a trained workdir, or call "
                      "model.adapt(train_images) first.")
-  signatures = family_signatures(model, num_langevin_steps)
+  signatures = families.signatures(model, num_langevin_steps)
   metadata = export_metadata(model, signatures, max_batch,
                              num_langevin_steps, extra_metadata)
   config_json = json.dumps(metadata, sort_keys=True)
