@@ -1,5 +1,6 @@
 """Tests of the MALA-approx kernel: the update formula, kernel contract, moments."""
 
+import sys
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -131,3 +132,7 @@ def test_bad_normalize_and_step_size_are_refused():
     mala_approx.MalaApproxKernel(lambda h: h, None, normalize="l2")
   with pytest.raises(ValueError, match="step_size"):
     mala_approx.MalaApproxKernel(lambda h: h, None, step_size=0.0)
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))

@@ -1,5 +1,6 @@
 """Tests of PPGN on tiny shapes: stages, pause heuristic, sampling, configs."""
 
+import sys
 import dataclasses
 import types
 
@@ -16,7 +17,7 @@ from tfgen.nets import ppgn as nets
 TINY = dict(image_size=8, channels=1, num_classes=10, encoder_steps=2,
             stats_steps=2, generator_steps=2, dae_steps=2, encoder_width=0.25,
             generator_width=0.25, discriminator_width=0.25, code_dim=16,
-            num_sampling_steps=4)
+            num_mcmc_steps=4)
 
 
 def tiny_model(**overrides):
@@ -139,7 +140,7 @@ def test_every_prior_samples(trained, prior):
 
 
 def test_noise_batch_independence(trained):
-  sampler = {"noise_scale": 0.5}
+  sampler = {"sampler_noise": 0.5}
   both = trained.sample(2, seed=9, class_id=4, sampler=sampler)[-1].numpy()
   alone = trained.sample(1, seed=9, first_index=1, class_id=4,
                          sampler=sampler)[-1].numpy()
@@ -240,13 +241,12 @@ TRAIN = types.SimpleNamespace(batch_size=64, learning_rate=2e-4, beta_1=0.5,
 
 
 @pytest.mark.parametrize("changes,match", [
-    ({"variant": "ppgn_z"}, "ppgn_variant='ppgn_z'"),
-    ({"noise_scale": -1.0}, "noise_scale=-1.0 must be a number >= 0"),
+    ({"variant": "ppgn_z"}, "variant='ppgn_z'"),
+    ({"sampler_noise": -1.0}, "sampler_noise=-1.0 must be a number >= 0"),
     ({"prior": "code_dae", "dae_steps": 0}, "--dae_steps"),
     ({"prior": "magic"}, "prior='magic'"),
     ({"stats_steps": 0}, "stats_steps=0"),
     ({"gan_pause_low": 20.0}, "0 < low < high"),
-    ({"generator_steps": 20_000}, "--num_steps=22520"),
     ({"condition_gradient": "exact"}, "condition_gradient='exact'"),
 ])
 def test_config_validation_messages(changes, match):
@@ -263,6 +263,14 @@ def test_config_needs_labels_and_power_of_two():
   with pytest.raises(ValueError, match="power of two"):
     config.validate(types.SimpleNamespace(**dict(vars(DATA), image_size=28)),
                     TRAIN)
+  assert config.validate(DATA, TRAIN) is config
+
+
+def test_a_run_may_stop_inside_a_stage():
+  # num_steps below the stages' total is not an error: training stops in a
+  # stage and resumes from there with a larger --num_steps.
+  config = dataclasses.replace(ppgn_config.PpgnConfig(),
+                               generator_steps=20_000)
   assert config.validate(DATA, TRAIN) is config
 
 
@@ -305,3 +313,7 @@ def test_export_refuses_a_model_without_statistics():
   from tfgen.serving import ppgn_signatures  # pylint: disable=g-import-not-at-top
   with pytest.raises(ValueError, match="stats stage"):
     ppgn_signatures.ppgn_signatures(tiny_model())
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))

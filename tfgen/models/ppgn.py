@@ -21,9 +21,9 @@ import dataclasses
 import types
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from tfgen import seeds as seeds_lib
 from tfgen.models import base
 from tfgen.models import ppgn_config
 from tfgen.models import ppgn_sampling
@@ -113,6 +113,9 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
           shape=(), initializer="ones" if key != "code_max" else "zeros",
           trainable=False, name=key, aggregation="only_first_replica")
       self.statistics[key] = variable
+      # Also an attribute: a dict of variables is not a checkpoint
+      # dependency (tf.train.Checkpoint would skip the statistics).
+      setattr(self, f"stat_{key}", variable)
     self.stats_batches = self.add_weight(
         shape=(), initializer="zeros", trainable=False, name="stats_batches",
         aggregation="only_first_replica")
@@ -182,6 +185,54 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     return {f"{group}_learning_rate": rate * scale
             for group, rate in self.base_learning_rates.items()}
 
+  # ---- code statistics outside training (the contract's adapt) ------------
+  @property
+  def needs_adapt(self) -> bool:
+    """True until the code statistics were measured (stage 2 or `adapt`)."""
+    return not self.is_adapted
+
+  @property
+  def num_adapt_examples(self) -> int:
+    return 256
+
+  def adapt(self, images, labels=None) -> None:
+    """Measures the code statistics of `images` under the current E.
+
+    The same measurement as the stats stage (which overwrites it when
+    training reaches that stage): mean h, h1 and |x|, code_max = max h.
+    """
+    del labels
+    images = tf.convert_to_tensor(images, tf.float32)
+    h1s, hs = [], []
+    for start in range(0, int(images.shape[0]), 128):
+      h1 = self.encoder_features(images[start:start + 128], training=False)
+      h1s.append(tf.reduce_mean(h1))
+      hs.append(self.encoder_code(h1, training=False))
+    h = tf.concat(hs, 0)
+    self.statistics["h_mean"].assign(tf.reduce_mean(h))
+    self.statistics["h1_mean"].assign(tf.reduce_mean(tf.stack(h1s)))
+    self.statistics["x_abs_mean"].assign(tf.reduce_mean(tf.abs(images)))
+    self.statistics["code_max"].assign(tf.reduce_max(h))
+    self.stats_batches.assign(1.0)
+
+  def sample_classes(self, num_samples: int, seed=(0, 0),
+                     class_id=None, first_index: int = 0):
+    """int32 [num_samples]: the class of E each of `sample`'s chains follows.
+
+    `class_id` if given, else class (first_index + i) mod K (`sample`'s).
+    """
+    if class_id is not None:
+      self._check_class_id(class_id)
+      return np.broadcast_to(np.asarray(class_id, np.int32),
+                             [num_samples]).copy()
+    del seed
+    return self.cycled_classes(int(num_samples), int(first_index))
+
+  def sample_names(self) -> list:
+    """'step<k>' per snapshot of `sample` (4 along the chain, final last)."""
+    steps = self.settings.num_mcmc_steps
+    return [f"step{steps * (k + 1) // 4}" for k in range(4)]
+
   def discriminator_logits(self, images, **conditions):
     del conditions
     return self.discriminator(images, training=False)[:, 0]
@@ -204,13 +255,16 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
 
 
 def build_model(config) -> PPGN:
-  """The PPGN an `ExperimentConfig` (family 'ppgn') describes, seeded."""
+  """The PPGN an `ExperimentConfig` (family 'ppgn') describes.
+
+  `tfgen.families.build_model` calls it inside `seeds.initial_weights`, so
+  the initial weights depend on `config.train.seed` only.
+  """
   settings = config.model
   settings.validate(config.data, config.train)
-  with seeds_lib.initial_weights(config.train.seed):
-    return PPGN(image_size=config.data.image_size,
-                channels=config.data.channels,
-                num_classes=config.data.num_classes,
-                learning_rate=config.train.learning_rate,
-                beta_1=config.train.beta_1, seed=config.train.seed,
-                **dataclasses.asdict(settings))
+  return PPGN(image_size=config.data.image_size,
+              channels=config.data.channels,
+              num_classes=config.data.num_classes,
+              learning_rate=config.train.learning_rate,
+              beta_1=config.train.beta_1, seed=config.train.seed,
+              **dataclasses.asdict(settings))

@@ -1,7 +1,10 @@
 """`PpgnConfig`: the settings of a PPGN run (pure Python, no TensorFlow).
 
-One field per setting, each with a one-line help (`metadata["help"]`) that
-the apps turn into `--help`. `validate(data, train, num_replicas)` raises a
+One field per setting (`tfgen.core.settings.setting`), each with a one-line
+help; `apps.train` makes one flag per field (same name, so a name shared with
+another family must have the same type: the sampler's noise is
+`sampler_noise`, its steps `num_mcmc_steps`, not multigrid's list-valued
+`noise_scale` / `num_sampling_steps`). `validate(data, train, num_replicas)` raises a
 ValueError naming the setting, its value and the fix.
 """
 
@@ -9,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+
+from tfgen.core.settings import setting
 
 VARIANTS = ("noiseless_joint_ppgn_h", "joint_ppgn_h", "ppgn_h", "dgn_am",
             "ppgn_x")
@@ -21,8 +26,8 @@ CONDITION_GRADIENTS = ("official", "log_softmax")
 GAN_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge")
 
 
-def _field(default, help_text: str):
-  return dataclasses.field(default=default, metadata={"help": help_text})
+def _field(default, help_text: str, choices=None):
+  return setting(default, help_text, choices=choices)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +36,7 @@ class PpgnConfig:
   variant: str = _field(
       "noiseless_joint_ppgn_h",
       f"PPGN treatment, one of {', '.join(VARIANTS)}: sets G's losses and "
-      "the default sampler prior.")
+      "the default sampler prior.", VARIANTS)
   code_dim: int = _field(0, "Width of the code h (E's fc6, G's input); 0 = "
                          "the preset of the image size (256 at 16x16).")
   encoder_width: float = _field(1.0, "Width multiplier of E.")
@@ -64,7 +69,7 @@ class PpgnConfig:
   code_weight: float = _field(1.0, "Weight of L_h (joint_ppgn_h only).")
   gan_weight: float = _field(0.01, "Weight of G's adversarial loss.")
   gan_loss: str = _field("non_saturating", "GAN loss pair "
-                         f"({', '.join(GAN_LOSSES)}).")
+                         f"({', '.join(GAN_LOSSES)}).", GAN_LOSSES)
   noise_x: float = _field(0.01, "joint_ppgn_h: noise on x, times mean |x|.")
   noise_h1: float = _field(0.1, "joint_ppgn_h: noise on h1, times mean h1.")
   noise_h: float = _field(0.1, "joint_ppgn_h: noise on h, times mean h.")
@@ -82,7 +87,7 @@ class PpgnConfig:
                                "R(h) - h.")
   condition_weight: float = _field(1.0, "epsilon2: weight of the condition "
                                    "gradient.")
-  noise_scale: float = _field(1e-17, "epsilon3: std of the sampler noise.")
+  sampler_noise: float = _field(1e-17, "epsilon3: std of the sampler noise.")
   context_weight: float = _field(0.0, "epsilon4: weight of the inpainting "
                                  "context term.")
   sampler_step_size: float = _field(0.1, "Mean |change of h| per step in "
@@ -90,11 +95,12 @@ class PpgnConfig:
                                     "~ 0.1); pixels for PPGN-x.")
   sampler_step_size_end: float = _field(-1.0, "Step size at the last step "
                                         "(linear schedule); < 0 = constant.")
-  num_sampling_steps: int = _field(200, "MALA-approx steps per sample.")
+  num_mcmc_steps: int = _field(200, "MALA-approx steps per sample.")
   normalize_steps: bool = _field(True, "Official step normalisation d / "
                                  "mean|d| per chain (False: literal Eq. 11).")
   condition_gradient: str = _field("official", "Class gradient: official "
-                                   "(1 - p_c) grad logit_c, or log_softmax.")
+                                   "(1 - p_c) grad logit_c, or log_softmax.",
+                                   CONDITION_GRADIENTS)
   start_scale: float = _field(1.0, "Start codes N(0, 1) times this times "
                               "mean h, clipped to [0, code_max].")
 
@@ -102,8 +108,8 @@ class PpgnConfig:
     """Raises ValueError naming the setting, its value and the fix."""
     del num_replicas
     if self.variant not in VARIANTS:
-      raise ValueError(f"ppgn_variant={self.variant!r} is not one of "
-                       f"{VARIANTS}; e.g. --ppgn_variant=noiseless_joint_ppgn_h.")
+      raise ValueError(f"variant={self.variant!r} is not one of "
+                       f"{VARIANTS}; e.g. --variant=noiseless_joint_ppgn_h.")
     size = data.image_size
     if size < 8 or size & (size - 1):
       raise ValueError(f"image_size={size} must be a power of two >= 8 for "
@@ -117,7 +123,7 @@ class PpgnConfig:
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{name}={value!r} must be an integer >= 0.")
-    for name in ("encoder_steps", "generator_steps", "num_sampling_steps"):
+    for name in ("encoder_steps", "generator_steps", "num_mcmc_steps"):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name}={value!r} must be a positive integer.")
@@ -135,7 +141,7 @@ class PpgnConfig:
     for name in ("img_weight", "feature_weight", "code_weight", "gan_weight",
                  "noise_x", "noise_h1", "noise_h", "code_dae_noise",
                  "image_dae_noise", "prior_weight", "condition_weight",
-                 "noise_scale", "context_weight"):
+                 "sampler_noise", "context_weight"):
       value = getattr(self, name)
       if not (isinstance(value, (int, float)) and math.isfinite(value)
               and value >= 0):
@@ -160,14 +166,11 @@ class PpgnConfig:
                        "empty for the variant's default).")
     self.check_prior_trained(prior, "prior")
     if self.variant == "ppgn_x" and prior != "image_dae":
-      raise ValueError(f"prior={prior!r} with ppgn_variant='ppgn_x': PPGN-x "
+      raise ValueError(f"prior={prior!r} with variant='ppgn_x': PPGN-x "
                        "samples pixels and needs --prior=image_dae.")
-    total = self.total_steps
-    if train.num_steps < total:
-      raise ValueError(
-          f"num_steps={train.num_steps} is below the stages' total "
-          f"encoder_steps + stats_steps + generator_steps + dae_steps = "
-          f"{total}; pass --num_steps={total} or shorten a stage.")
+    # num_steps below the stages' total is allowed: the run stops inside a
+    # stage and resumes from there with a larger --num_steps (steps past the
+    # total train nothing). apps.train says which stage a run ends in.
     if train.on_divergence == "restore" and (
         train.divergence_backoff == "step_size"):
       raise ValueError(

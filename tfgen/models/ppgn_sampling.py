@@ -30,6 +30,10 @@ START_SALT = -11      # a chain's start code
 NOISE_SALT = -12      # the sampler noise (epsilon3)
 PRIOR_SALT = -13      # Joint PPGN-h's noise inside the prior
 CLASS_SALT = -14      # the class of an unconditioned request
+# The sampler settings `sample_from_seeds(sampler=...)` may override.
+SAMPLER_KEYS = ("prior_weight", "condition_weight", "sampler_noise",
+                "context_weight", "sampler_step_size", "sampler_step_size_end",
+                "normalize_steps", "condition_gradient")
 
 
 def _per_example_normal(pairs, shape, salt, step=None) -> tf.Tensor:
@@ -113,7 +117,7 @@ class PpgnSampling:
     specs = self._as_specs(conditions)
     fn = self._condition_fn(specs, None if class_ids is None else
                             tf.cast(class_ids, tf.int32),
-                            self.settings.num_sampling_steps, "official")
+                            self.settings.num_mcmc_steps, "official")
     images = tf.convert_to_tensor(images, tf.float32)
     if fn is None:
       return tf.ones(tf.shape(images)[:1])
@@ -187,12 +191,12 @@ class PpgnSampling:
       conditions: ConditionSpecs or condition strings (`class:7`, ...).
       prior: 'none', 'code_dae', 'encoder', 'image_dae' (default: the
         variant's).
-      num_steps: MALA-approx steps (default `num_sampling_steps`; may be a
+      num_steps: MALA-approx steps (default `num_mcmc_steps`; may be a
         tensor).
       num_snapshots: images returned along the chain (>= 1), the last is
         the final state.
       sampler: overrides of the sampler settings (PpgnConfig names:
-        prior_weight, condition_weight, noise_scale, context_weight,
+        prior_weight, condition_weight, sampler_noise, context_weight,
         sampler_step_size, sampler_step_size_end, normalize_steps,
         condition_gradient).
       images, masks: inpainting (PPGN-context): images [B, S, S, C] in
@@ -201,11 +205,11 @@ class PpgnSampling:
     Returns:
       num_snapshots images [B, S, S, C] in [-1, 1].
     """
-    settings = dict(self.sampler_settings(), **(sampler or {}))
+    settings = dict(self.sampler_defaults(), **(sampler or {}))
     prior = self.check_prior(prior)
     pairs = noise.seed_pairs(seeds)
     specs = self._as_specs(conditions)
-    steps = self.settings.num_sampling_steps if num_steps is None else (
+    steps = self.settings.num_mcmc_steps if num_steps is None else (
         num_steps)
     if class_ids is None and not specs:
       class_ids = noise.per_example_choice(pairs, self.num_classes,
@@ -243,7 +247,7 @@ class PpgnSampling:
         reconstruct_fn=self._reconstruct_fn(prior, pairs),
         prior_weight=settings["prior_weight"],
         condition_weight=settings["condition_weight"],
-        noise_scale=settings["noise_scale"],
+        noise_scale=settings["sampler_noise"],
         step_size=settings["sampler_step_size"] * unit,
         step_size_end=None if end < 0 else end * unit,
         num_schedule_steps=steps,
@@ -278,28 +282,49 @@ class PpgnSampling:
         num_steps=num_steps, num_snapshots=num_snapshots, sampler=sampler,
         images=images, masks=masks)
 
-  def sampler_settings(self) -> dict:
+  def sampler_defaults(self) -> dict:
+    """The sampler settings `sample_from_seeds` uses unless overridden."""
     s = self.settings
-    return {name: getattr(s, name) for name in (
-        "prior_weight", "condition_weight", "noise_scale", "context_weight",
-        "sampler_step_size", "sampler_step_size_end", "normalize_steps",
-        "condition_gradient")}
+    return {name: getattr(s, name) for name in SAMPLER_KEYS}
+
+  def sampler_settings(self, num_steps=None) -> dict:
+    """JSON-ready settings of the sampler an export runs (the contract)."""
+    return dict(self.sampler_defaults(),
+                prior=self.settings.resolved_prior,
+                num_mcmc_steps=int(num_steps or self.settings.num_mcmc_steps))
 
   # ---- eager entry point --------------------------------------------------
+  def cycled_classes(self, num_samples: int, first_index: int = 0):
+    """int32 [num_samples]: example i of `sample` follows class i mod K."""
+    return ((np.arange(num_samples) + int(first_index)) %
+            self.num_classes).astype(np.int32)
+  def _check_class_id(self, class_id) -> np.ndarray:
+    values = np.asarray(class_id)
+    if (values.size == 0 or not np.issubdtype(values.dtype, np.integer)
+        or values.min() < 0 or values.max() >= self.num_classes):
+      raise ValueError(f"class_id={class_id!r} must be in "
+                       f"[0, {self.num_classes}), e.g. --class_id=7.")
+    return values
+
   def sample(self, num_samples: int, seed=(0, 0), first_index: int = 0,
              class_id=None, **kwargs) -> list:
-    """`num_samples` chains; example i uses `example_seeds(seed)[i]`."""
+    """`num_samples` chains; example i uses `example_seeds(seed)[i]`.
+
+    The class of E example i follows: `class_id` if given; else, unless
+    `conditions` steer the chains, class (first_index + i) mod K (so 500
+    samples of digits are 50 per class; `sample_from_seeds` without
+    classes draws one from each seed instead).
+    """
     if (isinstance(num_samples, bool) or
         not isinstance(num_samples, (int, np.integer)) or num_samples <= 0):
       raise ValueError(f"num_samples={num_samples!r} must be a positive int.")
     classes = None
     if class_id is not None:
-      values = np.asarray(class_id)
-      if (not np.issubdtype(values.dtype, np.integer) or values.min() < 0
-          or values.max() >= self.num_classes):
-        raise ValueError(f"class_id={class_id!r} must be in "
-                         f"[0, {self.num_classes}).")
+      values = self._check_class_id(class_id)
       classes = tf.broadcast_to(tf.constant(values, tf.int32), [num_samples])
+    elif not kwargs.get("conditions"):
+      # Example i follows class i mod K: N = 50 K samples are 50 per class.
+      classes = tf.constant(self.cycled_classes(num_samples, first_index))
     pairs = noise.example_seeds(seed, int(num_samples), int(first_index))
     if "conditions" in kwargs:
       kwargs["conditions"] = self._as_specs(kwargs["conditions"])

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfgen import losses
-from tfgen import seeds as seeds_lib
+from tfgen.core import losses
+from tfgen.core import seeds as seeds_lib
 from tfgen.mcmc import noise
 from tfgen.mcmc import runner
 
@@ -49,6 +49,9 @@ def _all_reduce(op: str, value: tf.Tensor) -> tf.Tensor:
   if noise.num_replicas() == 1:
     return value
   context = tf.distribute.get_replica_context()
+  if op == "MAX":
+    # ReduceOp has only SUM and MEAN: gather every replica's value.
+    return tf.reduce_max(context.all_gather(value[None], axis=0))
   return context.all_reduce(op, value)
 
 

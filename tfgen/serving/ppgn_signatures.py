@@ -32,7 +32,7 @@ def ppgn_signatures(model, num_steps=None,
     raise ValueError("This PPGN has no code statistics yet (the stats stage "
                      "has not run); train past encoder_steps + stats_steps "
                      "before exporting.")
-  steps = int(num_steps or model.settings.num_sampling_steps)
+  steps = int(num_steps or model.settings.num_mcmc_steps)
   if not 1 <= steps <= max_steps:
     raise ValueError(f"num_steps={steps} must be in [1, max_steps="
                      f"{max_steps}].")
