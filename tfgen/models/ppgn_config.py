@@ -170,7 +170,7 @@ class PpgnConfig:
                        "samples pixels and needs --prior=image_dae.")
     # num_steps below the stages' total is allowed: the run stops inside a
     # stage and resumes from there with a larger --num_steps (steps past the
-    # total train nothing). apps.train says which stage a run ends in.
+    # total train nothing; the progress line shows the stage).
     if train.on_divergence == "restore" and (
         train.divergence_backoff == "step_size"):
       raise ValueError(
