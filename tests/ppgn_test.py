@@ -310,10 +310,13 @@ def test_signatures_are_per_instance_and_checked(trained):
 
 
 def test_export_refuses_a_model_without_statistics():
-  from tfgen.serving import ppgn_signatures  # pylint: disable=g-import-not-at-top
-  with pytest.raises(ValueError, match="stats stage"):
-    ppgn_signatures.ppgn_signatures(tiny_model())
-
+  from export import archive  # pylint: disable=g-import-not-at-top
+  model = tiny_model()
+  assert model.needs_adapt
+  with pytest.raises(ValueError, match="never trained or adapted"):
+    archive.build_archive(model, 8)
+  model.adapt(batch()[0])
+  assert not model.needs_adapt and model.is_adapted
 
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

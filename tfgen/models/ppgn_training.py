@@ -55,17 +55,30 @@ def _all_reduce(op: str, value: tf.Tensor) -> tf.Tensor:
   return context.all_reduce(op, value)
 
 
+def _global_uniform(draw, shape, seed) -> tf.Tensor:
+  """Uniforms in [0, 1): this replica's rows of one global-batch draw."""
+  return tf.clip_by_value(
+      0.5 * (1.0 + tf.math.erf(draw(shape, seed) / 2.0**0.5)), 0.0,
+      1.0 - 1e-7)
+
+
 def shift_images(images: tf.Tensor, max_shift: int,
                  seed: tf.Tensor) -> tf.Tensor:
-  """Each image translated by up to `max_shift` pixels (background -1)."""
+  """Each image translated by up to `max_shift` pixels (background -1).
+
+  The offsets are this replica's rows of one global-batch draw, so a
+  mirrored step shifts every example as a single-device step does.
+  """
   if not max_shift:
     return images
   size = images.shape[1]
   padded = tf.pad(images, [[0, 0], [max_shift] * 2, [max_shift] * 2, [0, 0]],
                   constant_values=-1.0)
   batch = tf.shape(images)[0]
-  offsets = tf.random.stateless_uniform([batch, 2], seed, 0,
-                                        2 * max_shift + 1, tf.int32)
+  draw = noise.global_batch_noise(batch)
+  offsets = tf.cast(tf.floor(_global_uniform(draw, tf.stack([batch, 2]),
+                                             seed) * (2 * max_shift + 1)),
+                    tf.int32)
 
   def crop(args):
     image, offset = args
@@ -74,6 +87,15 @@ def shift_images(images: tf.Tensor, max_shift: int,
   return tf.map_fn(crop, (padded, offsets),
                    fn_output_signature=tf.TensorSpec(images.shape[1:],
                                                      tf.float32))
+
+
+def _dropout(x: tf.Tensor, rate: float, seed: tf.Tensor) -> tf.Tensor:
+  """Inverted dropout whose mask rows come from one global-batch draw."""
+  if not rate:
+    return x
+  draw = noise.global_batch_noise(tf.shape(x)[0])
+  keep = tf.cast(_global_uniform(draw, tf.shape(x), seed) >= rate, x.dtype)
+  return x * keep / (1.0 - rate)
 
 
 class PpgnTraining:
@@ -185,7 +207,14 @@ class PpgnTraining:
     metrics, grads = {}, {}
     variables = self.group_variables("encoder")
     with tf.GradientTape() as tape:
-      logits = self.classify(shifted, training=True)
+      # E3 with dropout drawn per global batch (Keras' Dropout layers draw
+      # per replica, so a mirrored step would differ from one device).
+      rate = self.settings.encoder_dropout
+      code = self.encode(shifted, training=True)
+      hidden = self.encoder_head.get_layer("fc7")(
+          _dropout(code, rate, runner.fold_in(seed, 2)))
+      logits = self.encoder_head.get_layer("fc8")(
+          _dropout(hidden, rate, runner.fold_in(seed, 3)))
       e_loss = tf.reduce_mean(
           tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
       scaled = e_loss / replicas
