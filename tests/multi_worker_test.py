@@ -180,5 +180,30 @@ def test_losses_and_weights_equal_one_process_with_the_global_batch(
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+def test_ppgn_two_workers_equal_one_process(tmp_path):
+  # Every PPGN stage (E, code statistics with a MAX over replicas, G and D
+  # with the pause decision from replica-averaged losses, the DAEs) on 2
+  # workers equals one process with the same global batch.
+  import support  # pylint: disable=g-import-not-at-top
+  config = support.tiny_config("ppgn", num_steps=4, strategy="multi_worker",
+                               checkpoint_every=2, sample_every=4)
+  outputs, _ = run_workers(tmp_path, config)
+  for index, (code, _, err) in enumerate(outputs):
+    assert code == 0, f"worker {index} exited {code}:\n{err[-3000:]}"
+  multi = [list(np.load(tmp_path / f"weights{i}.npz").values())
+           for i in range(2)]
+  for a, b in zip(*multi):
+    np.testing.assert_array_equal(a, b)
+  trainer = loop.Trainer(
+      support.tiny_config("ppgn", num_steps=4, checkpoint_every=2,
+                          sample_every=4),
+      str(tmp_path / "single"), printer=lambda _: None)
+  trainer.run()
+  single = [np.asarray(w) for w in trainer.model.weights]
+  assert len(single) == len(multi[0])
+  for a, b in zip(multi[0], single):
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

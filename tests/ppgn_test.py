@@ -293,7 +293,9 @@ def test_signatures_are_per_instance_and_checked(trained):
   classes = tf.constant([1, 2], tf.int64)
   both = serve(seeds, classes, tf.constant([3, 3], tf.int64))["images"]
   one = serve(seeds[1:], classes[1:], tf.constant([3], tf.int64))["images"]
-  np.testing.assert_array_equal(one.numpy()[0], both.numpy()[1])
+  # Batch 1 vs 2 may differ by float round-off (oneDNN), as in the
+  # conformance suite's check (atol 1e-5).
+  np.testing.assert_allclose(one.numpy()[0], both.numpy()[1], atol=1e-6)
   default = tf.function(signature_spec.serving_fn(
       signatures["serving_default"], max_batch=8))
   np.testing.assert_array_equal(default(seeds, classes)["images"].numpy(),
