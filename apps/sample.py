@@ -15,6 +15,28 @@ coarsest level of samples 0..7), each refined 8 times with different seeds;
 row i shows coarse image i (up-sampled) and its 8 refinements, and the mean
 per-pixel standard deviation across the refinements of one coarse image is
 printed.
+
+GRAN workdirs take `--canvas_panel=PANEL.png` (the canvases over t of the
+first 10 samples, and a GIF of the drawing) and `--num_canvas_steps=T'`.
+
+PPGN workdirs (`--family=ppgn`) also take the plug-in sampling flags:
+
+    python -m apps.sample --workdir=DIR --class_id=7 --output=s.npz
+    python -m apps.sample --workdir=DIR --condition=class:7 \
+        --condition=parity:odd@0.5 --prior=code_dae --num_mcmc_steps=200 \
+        --min_probability=0.97 --output=s.npz
+
+`--condition` is repeatable (KIND:VALUE[@WEIGHT], see
+tfgen/models/ppgn_condition_spec.py; the terms add up), `--prior` picks the
+sampler's prior term (none = DGN-AM, code_dae = PPGN-h, encoder = Noiseless
+Joint PPGN-h, image_dae = PPGN-x; default: the run's), `--num_mcmc_steps` the
+MALA-approx steps per chain, `--prior_weight` / `--condition_weight` /
+`--sampler_noise` (epsilon1..3) and `--sampler_step_size` override the
+trained run's sampler settings, and `--min_probability=P` keeps only the
+samples whose condition probability (E's class, or the product of the
+conditions' probabilities) is >= P, the paper's filter: the .npz then holds
+the kept images, their `probability`, and the keep rate is printed. Other
+families refuse these flags, naming their family.
 """
 
 from __future__ import annotations
@@ -38,6 +60,37 @@ PNG_IMAGES = flags.DEFINE_integer("png_images", 100,
 REFINE_PANEL = flags.DEFINE_string(
     "refine_panel", None, "LAPGAN only: also write this PNG of 8 coarse "
     "images x 8 refinements each.")
+# PPGN's plug-in sampling flags (families with 'plug_in_conditions').
+CONDITION = flags.DEFINE_multi_string(
+    "condition", [], "PPGN only, repeatable: a plug-in condition "
+    "KIND:VALUE[@WEIGHT], e.g. class:7, parity:odd@0.5, loop:yes, "
+    "other_class:3, unit:dense:5, class:0,1,2 (a schedule along the chain).")
+PRIOR = flags.DEFINE_string(
+    "prior", None, "PPGN only: the sampler prior, none (DGN-AM), code_dae "
+    "(PPGN-h), encoder (Noiseless Joint PPGN-h) or image_dae (PPGN-x); "
+    "default: the trained run's.")
+NUM_MCMC_STEPS = flags.DEFINE_integer(
+    "num_mcmc_steps", None, "PPGN only: MALA-approx steps per chain "
+    "(default: the run's --num_mcmc_steps).")
+MIN_PROBABILITY = flags.DEFINE_float(
+    "min_probability", None, "PPGN only: keep only samples whose condition "
+    "probability is >= this, in [0, 1] (the paper's filter used 0.97); the "
+    "keep rate is printed.")
+PRIOR_WEIGHT = flags.DEFINE_float(
+    "prior_weight", None, "PPGN only: epsilon1, the prior term's weight "
+    "(>= 0; default: the run's).")
+CONDITION_WEIGHT = flags.DEFINE_float(
+    "condition_weight", None, "PPGN only: epsilon2, the condition "
+    "gradient's weight (>= 0; default: the run's).")
+SAMPLER_NOISE = flags.DEFINE_float(
+    "sampler_noise", None, "PPGN only: epsilon3, the sampler noise std "
+    "(>= 0; default: the run's).")
+SAMPLER_STEP_SIZE = flags.DEFINE_float(
+    "sampler_step_size", None, "PPGN only: mean |change of h| per step in "
+    "units of mean h (> 0; default: the run's).")
+PLUG_IN_FLAGS = (CONDITION, PRIOR, NUM_MCMC_STEPS, MIN_PROBABILITY,
+                 PRIOR_WEIGHT, CONDITION_WEIGHT, SAMPLER_NOISE,
+                 SAMPLER_STEP_SIZE)
 CANVAS_PANEL = flags.DEFINE_string(
     "canvas_panel", None, "GRAN only: also write this PNG of the canvases "
     "over t (rows = the first 10 samples, columns = t = 1..T') and a GIF of "
@@ -75,6 +128,51 @@ def refinement_panel(model, seed: int, class_id=None):
   return panel.reshape(-1, *fine.shape[1:]), spread
 
 
+def check_plug_in_flags() -> None:
+  """UsageError for a plug-in flag value that is out of range (no model)."""
+  probability = MIN_PROBABILITY.value
+  if probability is not None and not 0.0 <= probability <= 1.0:
+    raise app.UsageError(
+        f"--min_probability={probability} must be in [0, 1] (a probability; "
+        "the paper's filter used 0.97), e.g. --min_probability=0.97.")
+  for flag in (PRIOR_WEIGHT, CONDITION_WEIGHT, SAMPLER_NOISE):
+    if flag.value is not None and not flag.value >= 0:
+      raise app.UsageError(f"--{flag.name}={flag.value} must be >= 0 (0 "
+                           "turns the term off), e.g. --prior_weight=1e-5.")
+  if SAMPLER_STEP_SIZE.value is not None and not SAMPLER_STEP_SIZE.value > 0:
+    raise app.UsageError(f"--sampler_step_size={SAMPLER_STEP_SIZE.value} "
+                         "must be > 0, e.g. --sampler_step_size=0.1.")
+  if NUM_MCMC_STEPS.value is not None and NUM_MCMC_STEPS.value <= 0:
+    raise app.UsageError(f"--num_mcmc_steps={NUM_MCMC_STEPS.value} must be "
+                         "a positive integer, e.g. --num_mcmc_steps=200.")
+
+
+def plug_in_kwargs(model):
+  """(sample kwargs, class of every sample or None) of the plug-in flags."""
+  kwargs, sampler = {}, {}
+  if CONDITION.value:
+    kwargs["conditions"] = tuple(model.parse_conditions(CONDITION.value))
+  if PRIOR.value is not None:
+    kwargs["prior"] = model.check_prior(PRIOR.value)
+  if NUM_MCMC_STEPS.value is not None:
+    kwargs["num_steps"] = NUM_MCMC_STEPS.value
+  for flag in (PRIOR_WEIGHT, CONDITION_WEIGHT, SAMPLER_NOISE,
+               SAMPLER_STEP_SIZE):
+    if flag.value is not None:
+      sampler[flag.name] = float(flag.value)
+  if sampler:
+    kwargs["sampler"] = sampler
+  return kwargs
+
+
+def condition_class(conditions):
+  """K when the conditions are exactly one single-class `class:K`."""
+  classes = [c for c in conditions if c.kind == "class"]
+  if len(conditions) == 1 and classes and len(classes[0].values) == 1:
+    return int(classes[0].values[0])
+  return None
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}.")
@@ -87,6 +185,8 @@ def main(argv):
   for flag in (NUM_SAMPLES, BATCH_SIZE, PNG_IMAGES):
     if flag.value <= 0:
       raise app.UsageError(f"--{flag.name}={flag.value} must be positive.")
+  plug_ins = [f for f in PLUG_IN_FLAGS if f.present]
+  check_plug_in_flags()
   common.check_outputs(output=OUTPUT.value,
                        refine_panel=REFINE_PANEL.value)
   # pylint: disable=g-import-not-at-top
@@ -98,6 +198,14 @@ def main(argv):
     model, _, step = workdir_lib.load_model(WORKDIR.value)
   except (ValueError, workdir_lib.CheckpointError) as error:
     raise app.UsageError(str(error)) from error
+  kwargs, class_id = {}, CLASS_ID.value
+  if plug_ins:
+    try:
+      families.require(model, "plug_in_conditions",
+                       f"--{plug_ins[0].name}")
+      kwargs = plug_in_kwargs(model)
+    except ValueError as error:
+      raise app.UsageError(f"--workdir={WORKDIR.value!r}: {error}") from error
   if REFINE_PANEL.value:
     try:
       families.require(model, "refine",
@@ -123,32 +231,54 @@ def main(argv):
     except ValueError as error:
       raise app.UsageError(f"--{error}") from error
     extra["num_canvas_steps"] = NUM_CANVAS_STEPS.value
+  kwargs.update(extra)
   if REFINE_PANEL.value and not REFINE_PANEL.value.endswith(".png"):
     raise app.UsageError(f"--refine_panel={REFINE_PANEL.value!r} must end "
                          "in .png.")
+  conditions = kwargs.get("conditions", ())
   try:
-    labels = model.sample_classes(NUM_SAMPLES.value, seed=SEED.value,
-                                  class_id=CLASS_ID.value)
+    if conditions and class_id is None:
+      # Only the conditions steer the chains; a lone class:K is the label.
+      label = condition_class(conditions)
+      labels = None if label is None else np.full(
+          [NUM_SAMPLES.value], label, np.int32)
+    else:
+      labels = model.sample_classes(NUM_SAMPLES.value, seed=SEED.value,
+                                    class_id=class_id)
   except ValueError as error:
     raise app.UsageError(f"--class_id: {error}") from error
-  chunks = []
+  chunks, probabilities = [], []
   for start in range(0, NUM_SAMPLES.value, BATCH_SIZE.value):
     count = min(BATCH_SIZE.value, NUM_SAMPLES.value - start)
     grids = model.sample(count, seed=SEED.value, first_index=start,
-                         class_id=CLASS_ID.value, **extra)
+                         class_id=class_id, **kwargs)
     chunks.append([(g.numpy() + 1.0) / 2.0 for g in grids])
+    if MIN_PROBABILITY.value is not None:
+      probabilities.append(model.condition_probability(
+          grids[-1], None if labels is None or conditions else
+          labels[start:start + count], conditions).numpy())
   per_grid = [np.concatenate(parts) for parts in zip(*chunks)]
   arrays = {name: images.astype(np.float32)
             for name, images in zip(model.sample_names(**extra), per_grid)}
   arrays["images"] = per_grid[-1].astype(np.float32)
   if labels is not None:
     arrays["labels"] = labels.astype(np.int32)
+  kept_note = ""
+  if MIN_PROBABILITY.value is not None:
+    probability = np.concatenate(probabilities).astype(np.float32)
+    keep = probability >= MIN_PROBABILITY.value
+    arrays = {name: values[keep] for name, values in arrays.items()}
+    arrays["probability"] = probability[keep]
+    kept_note = (f" Kept {int(keep.sum())} of {len(keep)} samples with "
+                 f"condition probability >= {MIN_PROBABILITY.value} (keep "
+                 f"rate {keep.mean():.3f}).")
   os.makedirs(os.path.dirname(os.path.abspath(OUTPUT.value)), exist_ok=True)
   common.save_npz(OUTPUT.value, **arrays)
   png = os.path.splitext(OUTPUT.value)[0] + ".png"
-  grid_lib.save_png(arrays["images"][:PNG_IMAGES.value], png)
-  print(f"Wrote {NUM_SAMPLES.value} samples of step {step} to {OUTPUT.value} "
-        f"and {png}.")
+  if len(arrays["images"]):
+    grid_lib.save_png(arrays["images"][:PNG_IMAGES.value], png)
+  print(f"Wrote {len(arrays['images'])} samples of step {step} to "
+        f"{OUTPUT.value} and {png}.{kept_note}")
   if CANVAS_PANEL.value:
     # pylint: disable=g-import-not-at-top
     from tfgen.vis import canvas as canvas_lib

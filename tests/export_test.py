@@ -291,7 +291,7 @@ def test_lapgan_export_refuses_serving_steps(lapgan_version, tmp_path):
   result = run_module("export", f"--workdir={workdir}",
                       f"--export_base={tmp_path}", "--serving_steps=3")
   assert result.returncode != 0
-  assert ("applies to families with sampler steps (['multigrid']); a "
+  assert ("applies to families with sampler steps (['multigrid', 'ppgn']); a "
           "'lapgan' model has none. Drop it.") in result.stderr, (
       result.stderr[-2000:])
 

@@ -31,7 +31,7 @@ from tfgen import families
 from tfgen.train import loop
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NUM_STEPS = 3
+NUM_STEPS = 4  # A PPGN's tiny stages (1 step each) all run.
 DEADLINE_S = 240
 
 WORKER = r"""
@@ -154,10 +154,10 @@ def test_both_workers_finish_with_bitwise_equal_weights(two_workers):
 def test_only_the_chief_writes_the_workdir(two_workers, family):
   workdir = two_workers["workdir"]
   checkpoints = workdir / "checkpoints"
-  # Saved at step 2 (checkpoint_every) and at the end (step 3), once each.
+  # Saved at steps 2 and 4 (checkpoint_every; 4 is also the end), once each.
   assert sorted(os.listdir(checkpoints)) == [
       "checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index",
-      "ckpt-3.data-00000-of-00001", "ckpt-3.index"]
+      "ckpt-4.data-00000-of-00001", "ckpt-4.index"]
   assert len(glob.glob(str(workdir / "summaries" / "events.out.*"))) == 1
   assert sorted(os.listdir(workdir / "samples")) == sorted(
       f"step{NUM_STEPS:07d}_{name}.png" for name in

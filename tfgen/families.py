@@ -25,8 +25,11 @@ from tfgen.models import lapgan
 from tfgen.models import lapgan_config
 from tfgen.models import multigrid
 from tfgen.models import multigrid_config
+from tfgen.models import ppgn
+from tfgen.models import ppgn_config
 from tfgen.serving import families as family_signatures
 from tfgen.serving import gran_signatures
+from tfgen.serving import ppgn_signatures
 
 # What an app may ask a family for.
 CAPABILITIES = {
@@ -45,6 +48,10 @@ CAPABILITIES = {
                          "--divergence_backoff=step_size halves",
     "serving_steps": "takes a number of sampler steps at export "
                      "(--serving_steps)",
+    "plug_in_conditions": "takes plug-in conditions, a sampler prior and "
+                          "MCMC settings at sampling time (apps.sample "
+                          "--condition, --prior, --num_mcmc_steps, "
+                          "--min_probability)",
 }
 
 
@@ -133,6 +140,18 @@ def _build_gran(config):
   return model
 
 
+def _ppgn_signatures(model, num_steps=None):
+  # export's --serving_steps is a list (one value per multigrid grid); a
+  # PPGN chain has one number of MALA-approx steps.
+  if isinstance(num_steps, (list, tuple)):
+    if len(num_steps) != 1:
+      raise ValueError(f"num_steps={list(num_steps)} (--serving_steps): a "
+                       "PPGN takes one number of MALA-approx steps, e.g. "
+                       "--serving_steps=200.")
+    num_steps = num_steps[0]
+  return ppgn_signatures.ppgn_signatures(model, num_steps)
+
+
 def _lapgan_pyramid(config):
   sizes = tuple(config.model.level_sizes)
   return lambda images, labels: lapgan.pyramid_batch(images, labels, sizes)
@@ -200,6 +219,31 @@ FAMILIES = {row.name: row for row in (
                              "then `python -m apps.evaluate --samples=S.npz`",
                  "step_size_backoff": "pass --divergence_backoff="
                                       "learning_rate"}),
+    Family(
+        name="ppgn",
+        summary="Plug & Play Generative Networks (Nguyen et al. 2017): a "
+                "generator of an encoder's codes, sampled by MALA-approx "
+                "chains with a learned prior and plug-in conditions",
+        config_class=ppgn_config.PpgnConfig,
+        model_class=ppgn.PPGN,
+        build=ppgn.build_model,
+        signatures=_ppgn_signatures,
+        capabilities=frozenset({"sample", "class_conditional", "battle",
+                                "serving_steps", "plug_in_conditions"}),
+        default_flagfile="apps/configs/ppgn_digits.cfg",
+        tiny_settings=dict(encoder_steps=1, stats_steps=1, generator_steps=1,
+                           dae_steps=1, code_dim=16, encoder_width=0.25,
+                           generator_width=0.25, discriminator_width=0.25,
+                           num_mcmc_steps=2),
+        instead={"inpaint": "PPGN-context inpainting is the export's "
+                            "`inpaint` signature (python -m export, then "
+                            "serve it) or PPGN.inpaint_from_seeds in "
+                            "Python; apps.inpaint runs multigrid workdirs",
+                 "refine": "a PPGN does not refine coarse images; use a "
+                           "LAPGAN workdir",
+                 "features": "score its samples instead: `python -m "
+                             "apps.sample --workdir=DIR --output=S.npz` "
+                             "then `python -m apps.evaluate --samples=S.npz`"}),
 )}
 
 

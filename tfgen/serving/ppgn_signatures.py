@@ -1,0 +1,101 @@
+"""The serving signatures of a PPGN.
+
+* `serving_default`: seed int64 [batch], class_id int64 [batch] -> one
+  class-conditioned sample per seed (the exported sampler settings and
+  number of steps);
+* `sample_steps`: the same plus num_steps int64 [batch] (one value for the
+  whole request, in [1, max_steps]): the number of MALA-approx steps as a
+  request input;
+* `inpaint`: image float32 [batch, S, S, C] in [0, 1], mask [batch, S, S,
+  1 or C] (1 = missing), seed, class_id -> PPGN-context inpainting; the
+  observed pixels come back unchanged.
+
+All stateless: a row depends only on its own seed, class and image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tfgen.serving.signature_spec import _check  # pylint: disable=protected-access
+from tfgen.serving.signature_spec import class_checks
+from tfgen.serving.signature_spec import image_checks
+from tfgen.serving.signature_spec import mask_checks
+from tfgen.serving.signature_spec import Signature
+
+
+def ppgn_signatures(model, num_steps=None,
+                    max_steps: int = 1000) -> list[Signature]:
+  """`serving_default`, `sample_steps` and `inpaint` of a trained PPGN."""
+  # An export of a model without code statistics is refused by
+  # export.archive (`model.needs_adapt`); the signatures themselves are
+  # built for any model (the conformance suite reads their inputs).
+  steps = int(num_steps or model.settings.num_mcmc_steps)
+  if not 1 <= steps <= max_steps:
+    raise ValueError(f"num_steps={steps} must be in [1, max_steps="
+                     f"{max_steps}].")
+  size, channels, classes = (model.image_size, model.channels,
+                             model.num_classes)
+  seed = tf.TensorSpec([None], tf.int64, name="seed")
+  class_id = tf.TensorSpec([None], tf.int64, name="class_id")
+  steps_spec = tf.TensorSpec([None], tf.int64, name="num_steps")
+
+  def sample(seed, class_id, num_steps=None):
+    count = steps if num_steps is None else tf.cast(num_steps[0], tf.int32)
+    return model.sample_from_seeds(seed, class_ids=class_id,
+                                   num_steps=count, num_snapshots=1)[-1]
+
+  def check_sample(seed, class_id, num_steps=None):
+    del seed
+    checks = class_checks("class_id", class_id, classes)
+    if num_steps is not None:
+      checks += [
+          _check(tf.reduce_all(tf.equal(num_steps, num_steps[0])),
+                 "num_steps", "values {} must be the same for every "
+                 "instance of a request.", num_steps),
+          _check(tf.reduce_all((num_steps >= 1) & (num_steps <= max_steps)),
+                 "num_steps", f"values {{}} must be in [1, {max_steps}] "
+                 "(max_steps of this export).", num_steps)]
+    return checks
+
+  def inpaint(image, mask, seed, class_id):
+    images = tf.ensure_shape(image, [None, size, size, channels]) * 2.0 - 1.0
+    masks = tf.ensure_shape(mask, [None, size, size, None])
+    return model.inpaint_from_seeds(images, masks, seed, class_ids=class_id,
+                                    num_steps=steps)[-1]
+
+  def check_inpaint(image, mask, seed, class_id):
+    return (image_checks("image", image, size, channels) +
+            mask_checks("mask", mask, size, channels) +
+            check_sample(seed, class_id))
+
+  example_mask = np.zeros([1, size, size, 1], np.float32)
+  example_mask[:, :, size // 2:] = 1.0  # The right half is missing.
+  class_doc = f"class_id int64 [batch] in [0, {classes})"
+  return [
+      Signature("serving_default", (seed, class_id), sample, check_sample,
+                {"seed": np.arange(4, dtype=np.int64),
+                 "class_id": np.arange(4, dtype=np.int64) % classes},
+                f"seed int64 [batch], {class_doc} -> one sample per seed "
+                f"({steps} MALA-approx steps)"),
+      Signature("sample_steps", (seed, class_id, steps_spec), sample,
+                check_sample,
+                {"seed": np.arange(2, dtype=np.int64),
+                 "class_id": np.array([3, 7], np.int64),
+                 "num_steps": np.array([20, 20], np.int64)},
+                f"seed, {class_doc}, num_steps int64 [batch] (one value per "
+                f"request, in [1, {max_steps}]) -> one sample per seed"),
+      Signature(
+          "inpaint",
+          (tf.TensorSpec([None, None, None, None], tf.float32, name="image"),
+           tf.TensorSpec([None, None, None, None], tf.float32, name="mask"),
+           seed, class_id),
+          inpaint, check_inpaint,
+          {"image": np.full([1, size, size, channels], 0.5, np.float32),
+           "mask": example_mask, "seed": np.zeros([1], np.int64),
+           "class_id": np.zeros([1], np.int64)},
+          f"image float32 [batch, {size}, {size}, {channels}] in [0, 1], "
+          f"mask [batch, {size}, {size}, 1 or {channels}] (1 = missing), "
+          f"seed, {class_doc} -> images with the missing pixels filled"),
+  ]
