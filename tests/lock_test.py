@@ -181,3 +181,7 @@ def test_a_refused_trainer_leaves_the_workdir_exactly_as_it_was(tmp_path):
   with pytest.raises(workdir_lib.CheckpointError):
     loop.Trainer(tiny_config(), fresh, printer=lambda _: None)
   assert os.listdir(fresh) == ["checkpoints"]
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))

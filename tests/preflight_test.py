@@ -7,6 +7,7 @@ activations), writable workdir and output paths. The app cases run
 would and check that the refused run left no workdir behind.
 """
 
+import sys
 import dataclasses
 import os
 
@@ -155,3 +156,7 @@ def test_sample_inpaint_and_evaluate_check_their_output_before_working(
       else "--num_samples=4", *[e.format(tmp=tmp_path) for e in extra])
   assert result.returncode == 1, result.stderr[-2000:]
   assert "cannot be written: " in result.stderr, result.stderr[-2000:]
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))

@@ -5,6 +5,7 @@ absl answers an `app.UsageError` with the whole flag help; `apps.common.run`
 only the message and a pointer to --helpfull, with exit status 1.
 """
 
+import sys
 import re
 
 import pytest
@@ -35,3 +36,7 @@ def test_usage_errors_print_one_line_and_a_pointer_to_helpfull(
   assert lines[-1] == "See --helpfull for every flag."
   assert len(lines) == 2, result.stderr
   assert "--num_steps" not in result.stderr  # No flag list.
+
+
+if __name__ == "__main__":
+  sys.exit(pytest.main([__file__, "-q"]))
