@@ -92,6 +92,8 @@ FAKE_WORKDIR = textwrap.dedent("""
     from tfgen.train import workdir as workdir_lib
 
     class FakeModel:
+      num_classes = 0  # The family contract's: unconditional.
+
       def sample(self, num_samples, seed, first_index=0):
         images, _ = data.arrays("digits", "test", 8)
         start = first_index

@@ -262,7 +262,8 @@ def test_checkpoint_without_training_state_restores_with_defaults(trained):
     os.remove(path)
   os.remove(os.path.join(directory, "checkpoint"))
   tf.train.CheckpointManager(
-      tf.train.Checkpoint(model=trainer.model, optimizer=trainer.model.optimizer),
+      tf.train.Checkpoint(model=trainer.model,
+                          optimizer=trainer.model.optimizer),
       directory, max_to_keep=3).save(checkpoint_number=4)
   resumed = loop.Trainer(tiny_config(num_steps=5), workdir,
                          printer=lambda _: None)
@@ -364,7 +365,7 @@ def test_following_the_divergence_advice_finishes(tmp_path, flag):
   workdir = str(tmp_path / "run")
   config = tiny_config(num_steps=5)
   trainer = loop.Trainer(config, workdir, printer=lambda _: None)
-  model, optimizer = trainer.model, trainer.optimizer
+  model, optimizer = trainer.model, trainer.model.optimizer
   # From step 3 on it diverges while step size (learning rate) is too high.
   too_high = ((lambda: model.step_size[0] > 0.2) if flag == "step_size"
               else (lambda: optimizer.learning_rate > 6e-4))
@@ -386,7 +387,7 @@ def test_following_the_divergence_advice_finishes(tmp_path, flag):
         config.train, learning_rate=float(advice.group(2))))
   resumed = loop.Trainer(followed, workdir, printer=lambda _: None)
   assert resumed.step == 2
-  model, optimizer = resumed.model, resumed.optimizer
+  model, optimizer = resumed.model, resumed.model.optimizer
   nan_until(resumed, lambda: too_high() and (
       model.optimizer.iterations >= 3))
   resumed.run()

@@ -85,8 +85,8 @@ def test_non_finite_numbers_and_unknown_activations_are_refused(
       getattr(config, section), **values)})
   with pytest.raises(ValueError, match=message.replace("[", r"\[")
                      .replace("(", r"\(")):
-    config.validate()
     preflight.check_config(config)
+    config.validate()
 
 
 def test_unusable_workdir_and_output_paths_are_refused(tmp_path):

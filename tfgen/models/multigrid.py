@@ -71,7 +71,7 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
                channels: int = 1,
                num_langevin_steps: IntOrSeq = _DEFAULTS.num_langevin_steps,
                step_size: FloatOrSeq = _DEFAULTS.step_size,
-               noise_scale: FloatOrSeq = _DEFAULTS.noise_scale,
+               noise_scale: Optional[FloatOrSeq] = None,
                reference_stddev: float = _DEFAULTS.reference_stddev,
                clip_samples: bool = _DEFAULTS.clip_samples,
                net_width: float = _DEFAULTS.net_width,
@@ -97,7 +97,9 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
         or one per grid); for 'cd' / 'persistent_cd' the k of CD-k.
       step_size: Langevin step size (HMC: leapfrog step size) delta per grid.
       noise_scale: per model grid; 1 = Langevin dynamics, 0 = noise-free
-        (the official code's update). Langevin only. The defaults of every
+        (the official code's update). Langevin only. Default (None):
+        `MultigridConfig`'s per-grid values where they fit, else its first
+        value on every grid. The defaults of every
         setting are `MultigridConfig`'s (`tfgen.models.multigrid_config`).
       reference_stddev: standard deviation of the Gaussian reference term.
       clip_samples: clip chains to [-1, 1] (Langevin: after every step; HMC:
@@ -132,6 +134,12 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
         "num_sampling_steps", int)
     self.step_size = _per_grid(step_size, num_model_grids, "step_size")
     self.configured_step_size = self.step_size
+    if noise_scale is None:
+      # MultigridConfig's default (one value per grid of its default grids)
+      # where it fits these grids, else its first value on every grid.
+      noise_scale = _DEFAULTS.noise_scale
+      if len(noise_scale) != num_model_grids:
+        noise_scale = noise_scale[:1]
     self.noise_scale = _per_grid(noise_scale, num_model_grids, "noise_scale")
     # Every setting is checked once, by its config (tfgen.models.
     # multigrid_config); only the model's own arguments are checked here.
