@@ -229,9 +229,10 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     return self.cycled_classes(int(num_samples), int(first_index))
 
   def sample_names(self) -> list:
-    """'step<k>' per snapshot of `sample` (4 along the chain, final last)."""
+    """'snapshot<i>_step<k>' per snapshot of `sample` (4 along the chain,
+    final last); unique even when the chain has fewer than 4 steps."""
     steps = self.settings.num_mcmc_steps
-    return [f"step{steps * (k + 1) // 4}" for k in range(4)]
+    return [f"snapshot{k + 1}_step{steps * (k + 1) // 4}" for k in range(4)]
 
   def discriminator_logits(self, images, **conditions):
     del conditions
