@@ -43,6 +43,8 @@ from typing import NamedTuple, Optional
 import keras
 import tensorflow as tf
 
+from tfgen.mcmc import noise
+
 
 class MetricInfo(NamedTuple):
   """What a training metric measures and at which scale.
@@ -139,6 +141,16 @@ class GenerativeModel(keras.Model):
     """
     raise NotImplementedError(
         f"{type(self).__name__} has no discriminator to battle with.")
+
+  @property
+  def is_conditional(self) -> bool:
+    """Whether samples take a class (`num_classes` > 0)."""
+    return self.num_classes > 0
+
+  def example_seeds(self, seed, num_samples: int,
+                    first_index: int = 0) -> tf.Tensor:
+    """int32 [N, 2] seed pairs of examples first_index.. of a call's seed."""
+    return noise.example_seeds(seed, num_samples, first_index)
 
   @property
   def needs_adapt(self) -> bool:

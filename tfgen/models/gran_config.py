@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from tfgen.core.settings import setting
 from tfgen.nets.gran_presets import DISCRIMINATOR_NORMS
 from tfgen.nets.gran_presets import DISCRIMINATORS
 from tfgen.nets.gran_presets import GAN_LOSSES
@@ -25,58 +26,54 @@ from tfgen.nets.gran_presets import PRESET_SIZES
 from tfgen.nets.gran_presets import PRESETS
 
 
-def _field(default, help_text: str):
-  return dataclasses.field(default=default, metadata={"help": help_text})
-
-
 @dataclasses.dataclass(frozen=True)
 class GranConfig:
   """Model settings of `tfgen.models.gran.GRAN` (same names as its flags)."""
-  num_canvas_steps: int = _field(
+  num_canvas_steps: int = setting(
       3, "T: canvas updates the generator adds while training (GRAN1/3/5).")
-  noise_mode: str = _field(
+  noise_mode: str = setting(
       "shared", "'shared' (one z for every canvas step, the paper's main "
       "setting) or 'per_step' (a fresh z_t per step).")
-  gran_preset: str = _field(
+  gran_preset: str = setting(
       "auto", "Net preset: auto (by image size), digits16, mnist28, cifar32, "
       "lsun64, or generic (any power of two in [8, 256]).")
-  noise_dim: int = _field(0, "Length of z (0 = the preset's: 60 or 100).")
-  generator_width: float = _field(
+  noise_dim: int = setting(0, "Length of z (0 = the preset's: 60 or 100).")
+  generator_width: float = setting(
       1.0, "Multiplier of the generator's hidden widths (>= 8 each).")
-  discriminator_width: float = _field(
+  discriminator_width: float = setting(
       1.0, "Multiplier of the discriminator's hidden widths (>= 8 each).")
-  discriminator: str = _field(
+  discriminator: str = setting(
       "paper", "'paper' (ReLU convs + batch stats, tanh FC layer) or 'dcgan' "
       "(the single-level GAN's discriminator, for battles with it).")
-  generator_norm: str = _field(
+  generator_norm: str = setting(
       "step_batch", "Generator normalisation: step_batch (moving statistics "
       "per canvas step), batch (one set for all steps) or none.")
-  discriminator_norm: str = _field(
+  discriminator_norm: str = setting(
       "batch", "Paper discriminator's normalisation: batch (batch statistics "
       "always, as the official code) or none.")
-  gan_loss: str = _field(
+  gan_loss: str = setting(
       "non_saturating", "Paired GAN loss of tfgen.losses (the paper: "
       "non_saturating).")
-  d_steps_per_g_step: int = _field(
+  d_steps_per_g_step: int = setting(
       1, "Discriminator updates per generator update.")
-  generator_learning_rate: float = _field(
+  generator_learning_rate: float = setting(
       0.0, "Generator Adam learning rate (0 = --learning_rate).")
-  discriminator_learning_rate: float = _field(
+  discriminator_learning_rate: float = setting(
       0.0, "Discriminator Adam learning rate (0 = --learning_rate).")
-  generator_beta_1: float = _field(
+  generator_beta_1: float = setting(
       -1.0, "Generator Adam beta_1 (-1 = --beta_1).")
-  discriminator_beta_1: float = _field(
+  discriminator_beta_1: float = setting(
       -1.0, "Discriminator Adam beta_1 (-1 = --beta_1).")
-  generator_beta_2: float = _field(0.999, "Generator Adam beta_2.")
-  discriminator_beta_2: float = _field(0.999, "Discriminator Adam beta_2.")
-  discriminator_weight_decay: float = _field(
+  generator_beta_2: float = setting(0.999, "Generator Adam beta_2.")
+  discriminator_beta_2: float = setting(0.999, "Discriminator Adam beta_2.")
+  discriminator_weight_decay: float = setting(
       5e-6, "lambda of lambda/2 * ||W||^2 on the discriminator's dense "
       "kernels (the official code's 5e-6).")
-  learning_rate_decay_steps: int = _field(
+  learning_rate_decay_steps: int = setting(
       0, "n of lr / (1 + step / n) on both rates (0 = constant rates).")
-  num_sampling_steps: int = _field(
+  num_sampling_steps: int = setting(
       0, "T' of sampling, export and battles (0 = num_canvas_steps).")
-  condition_on_label: bool = _field(
+  condition_on_label: bool = setting(
       False, "Class-conditional G and D on the dataset's labels.")
 
   # ---- resolved settings ---------------------------------------------------

@@ -102,15 +102,6 @@ class GranSampling:
     canvases, _ = self.generate(z, classes, steps, training=False)
     return canvases
 
-  def example_seeds(self, seed, num_samples: int,
-                    first_index: int = 0) -> tf.Tensor:
-    """int32 [N, 2] seed pairs of examples first_index.. of a call's seed."""
-    return noise.example_seeds(seed, num_samples, first_index)
-
-  @property
-  def is_conditional(self) -> bool:
-    return self.num_classes > 0
-
   def check_class_id(self, class_id, name: str = "class_id"):
     """Validates a class argument (an int or int [B]); int32 or None."""
     if class_id is None:

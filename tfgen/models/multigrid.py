@@ -243,10 +243,6 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
     """Grids that have an energy net (all but the start grid)."""
     return self.grid_sizes[1:]
 
-  @property
-  def is_conditional(self) -> bool:
-    return self.num_classes > 0
-
   def _check_labels(self, labels):
     if not self.is_conditional:
       return None

@@ -280,11 +280,6 @@ class MultigridSampling:
         maxval=self.start_bank_count, dtype=tf.int32)
     return tf.gather(self.start_bank, index)
 
-  def example_seeds(self, seed, num_samples: int,
-                    first_index: int = 0) -> tf.Tensor:
-    """int32 [N, 2] seed pairs of examples first_index.. of a sampling call."""
-    return noise.example_seeds(seed, num_samples, first_index)
-
   def check_class_id(self, class_id) -> Optional[int]:
     """Validates a `class_id` argument; returns it as an int (or None)."""
     if class_id is None:
