@@ -326,7 +326,7 @@ def signatures(model, num_steps=None) -> list:
   if num_steps is not None and not family.has("serving_steps"):
     able = [f.name for f in FAMILIES.values() if f.has("serving_steps")]
     raise ValueError(
-        f"num_langevin_steps={num_steps!r} (--serving_steps) applies to "
-        f"families with sampler steps ({able}); a {family.name!r} model has "
-        "none. Drop it.")
+        f"--serving_steps={num_steps!r} applies to families with sampler "
+        f"steps ({', '.join(able)}); a {family.name!r} model has none. "
+        "Drop the flag.")
   return family.signatures(model, num_steps)
