@@ -22,7 +22,11 @@ see `tfgen.metrics.refinement`), where both rows hold classifier_score (exp E_x 
 [1, classes]), classes_covered (classes that are the top label of >= 3% of the
 images), mean_top_probability, frechet_distance (in the classifier's
 penultimate features, against the test split), nearest_train_distance (mean L2
-distance in [0, 1] pixels to the closest training image) and num_images.
+distance in [0, 1] pixels to the closest training image), within_class_distance
+(mean L2 distance between two images of the same top class) and num_images;
+"samples" also holds within_class_diversity, its within_class_distance over
+the real test images' (1 = as diverse within a class as real data, near 0 =
+copies of one image per class).
 Values outside [0, 1] (unclipped chains) are clipped, as a PNG would.
 
 Conditioned samples: when the .npz holds `labels` (int [N], what apps.sample
@@ -333,10 +337,13 @@ def main(argv):
           bundle.probabilities(images), labels)
     except ValueError as error:
       raise app.UsageError(f"labels of {where}: {error}") from error
+  real_scores = sample_quality.evaluate_real_images(test_images, bundle,
+                                                    train_images)
+  scores["within_class_diversity"] = (scores["within_class_distance"]
+                                      / real_scores["within_class_distance"])
   result = {
       "samples": scores,
-      "real_test_images": sample_quality.evaluate_real_images(
-          test_images, bundle, train_images),
+      "real_test_images": real_scores,
       "classifier_test_accuracy": bundle.test_accuracy,
       "dataset": dataset,
       "image_size": image_size,

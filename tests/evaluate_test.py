@@ -63,6 +63,8 @@ def test_evaluate_app_scores_real_digits_as_confident(real_digits_file,
   assert real["frechet_distance"] > 0.0
   assert samples["num_images"] == real["num_images"] == 359
   assert 0.0 < samples["nearest_train_distance"] < np.sqrt(IMAGE_SIZE**2)
+  # The same images as the reference: exactly as diverse within a class.
+  assert samples["within_class_diversity"] == pytest.approx(1.0)
   assert "halves" in scores["notes"]
 
 
