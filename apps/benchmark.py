@@ -52,8 +52,10 @@ NETS = flags.DEFINE_list("nets", ["reference", "multigrid"],
                          "reference and/or multigrid (the digits config's "
                          "finest energy net at each shape).")
 VARIANTS = flags.DEFINE_list(
-    "variants", ["tfgen", "hand_loop", "eager", "xla", "torch_eager",
-                 "torch_channels_last"], "Sampler variants to time; "
+    "variants", ["tfgen", "hand_loop", "eager", "xla", "tfgen_bfloat16",
+                 "torch_eager", "torch_channels_last"], "Sampler variants "
+    "to time (tfgen_bfloat16 / tfgen_float16: tfgen's sampler with the net "
+    "in mixed precision); "
     "also the diagnostics hand_loop_log_prob (the hand loop keeping log p "
     "alive) and tfgen_keras_leaky_relu (tfgen's sampler on the net with "
     "Keras' LeakyReLU layers).")
@@ -70,6 +72,11 @@ TRAIN_CONFIGS = flags.DEFINE_list(
     "train_configs", ["1-4-16", "1-4-16-32", "1-4-16-64"],
     "Grid sizes per configuration, '-'-joined; the last is the image size. "
     "The first is the default digits config.")
+PRECISIONS = flags.DEFINE_list(
+    "precisions", ["float32"], "train: the --precision of each measured run "
+    "(float32, mixed_bfloat16, mixed_float16); every configuration is timed "
+    "in each. The sampler's bfloat16 / float16 speed is its tfgen_bfloat16 / "
+    "tfgen_float16 variants.")
 # serve
 WORKDIR = flags.DEFINE_string("workdir", None, "Trained multigrid workdir to "
                               "export and serve; default: train a tiny one.")
@@ -289,9 +296,10 @@ def run_ops() -> dict:
 
 
 # ---- train -----------------------------------------------------------------------
-def _train_child_args(config_text: str) -> list:
+def _train_child_args(config_text: str, precision_name: str) -> list:
   return [sys.executable, "-m", "apps.benchmark", "train", "--json",
           f"--train_configs={config_text}", f"--repeats={REPEATS.value}",
+          f"--precisions={precision_name}",
           f"--batch_size={BATCH.value}",
           f"--num_langevin_steps={STEPS.value}",
           f"--net_width={WIDTH.value}"]
@@ -305,42 +313,59 @@ def run_train() -> dict:
     grids = [train_cost.parse_grids(text) for text in TRAIN_CONFIGS.value]
   except ValueError as error:
     raise app.UsageError(f"--train_configs: {error}") from error
-  if len(grids) == 1:  # One configuration: measure it in this process.
+  from tfgen.core import precision  # pylint: disable=g-import-not-at-top
+  for name in PRECISIONS.value:
+    if name not in precision.PRECISIONS:
+      raise app.UsageError(f"--precisions: {name!r} is not one of "
+                           f"{', '.join(precision.PRECISIONS)}.")
+  if len(grids) * len(PRECISIONS.value) == 1:  # Measured in this process.
     from tfgen.bench import timing  # pylint: disable=g-import-not-at-top
     config = train_cost.digits_config(grids[0], BATCH.value, STEPS.value,
-                                      WIDTH.value)
-    _progress(f"train {'-'.join(map(str, grids[0]))}: compiling")
+                                      WIDTH.value, PRECISIONS.value[0])
+    _progress(f"train {'-'.join(map(str, grids[0]))} "
+              f"{PRECISIONS.value[0]}: compiling")
     row = train_cost.measure(config, REPEATS.value, printer=_progress)
     return {"benchmark": "train", "machine": timing.machine(),
             "rows": [row]}
   rows, machine = [], None
-  for text in TRAIN_CONFIGS.value:
-    result = subprocess.run(_train_child_args(text), cwd=REPO,
-                            capture_output=True, text=True, check=False)
-    sys.stderr.write(result.stderr[-4000:] if result.returncode else "")
-    if result.returncode:
-      raise RuntimeError(f"train config {text} failed (exit "
-                         f"{result.returncode}).")
-    child = json.loads(result.stdout.strip().splitlines()[-1])
-    machine = child["machine"]
-    rows += child["rows"]
-    _progress(f"train {text}: {rows[-1]['median_seconds']:.2f} s/iteration")
-  return {"benchmark": "train", "machine": machine,
-          "rows": train_cost.growth(rows)}
+  for name in PRECISIONS.value:
+    per_precision = []
+    for text in TRAIN_CONFIGS.value:
+      result = subprocess.run(_train_child_args(text, name), cwd=REPO,
+                              capture_output=True, text=True, check=False)
+      sys.stderr.write(result.stderr[-4000:] if result.returncode else "")
+      if result.returncode:
+        raise RuntimeError(f"train config {text} ({name}) failed (exit "
+                           f"{result.returncode}).")
+      child = json.loads(result.stdout.strip().splitlines()[-1])
+      machine = child["machine"]
+      per_precision += child["rows"]
+      _progress(f"train {text} {name}: "
+                f"{per_precision[-1]['median_seconds']:.2f} s/iteration")
+    rows += train_cost.growth(per_precision)
+  return {"benchmark": "train", "machine": machine, "rows": rows}
 
 
 def print_train(report: dict) -> None:
-  print(f"{'grids':14s} {'iters':>5s} {'s/iter':>7s} {'min-max':>13s} {'img/s':>7s} "
+  print(f"{'grids':14s} {'precision':15s} {'iters':>5s} {'s/iter':>7s} {'min-max':>13s} {'img/s':>7s} "
         f"{'GFLOP/s':>8s} {'first s':>8s} {'peak RSS':>9s} {'x time':>7s} "
         f"{'x FLOPs':>7s}")
   for row in report["rows"]:
     print(f"{'-'.join(map(str, row['grid_sizes'])):14s} "
-          f"{row['iterations']:5d} {row['median_seconds']:7.2f} {row['min_seconds']:6.2f}-"
+          f"{row['precision']:15s} {row['iterations']:5d} {row['median_seconds']:7.2f} {row['min_seconds']:6.2f}-"
           f"{row['max_seconds']:<6.2f} {row['images_per_second']:7.1f} "
           f"{row['gflops']:8.1f} {row['first_iteration_seconds']:8.1f} "
           f"{row['peak_rss_bytes'] / 2**30:7.2f}Gi "
           f"{row.get('time_vs_first', 1.0):7.2f} "
           f"{row.get('flops_vs_first', 1.0):7.2f}")
+  print("share of an iteration: input / Langevin chains / parameter update "
+        "(energies, gradients, Adam) / summaries")
+  for row in report["rows"]:
+    shares = row["iteration_shares"]
+    print(f"{'-'.join(map(str, row['grid_sizes'])):14s} "
+          f"{row['precision']:15s} " + " / ".join(
+              f"{shares[k]:.1%}" for k in ("input", "langevin_chains",
+                                           "parameter_update", "summaries")))
 
 
 # ---- serve -----------------------------------------------------------------------

@@ -10,3 +10,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _REPO_ROOT not in sys.path:
   sys.path.insert(0, _REPO_ROOT)
+
+
+def pytest_runtest_logreport(report):
+  """With $TFGEN_TEST_TIMES set, appends "seconds phase test-id" per phase as
+  tests finish (so even an interrupted run shows where the time went)."""
+  path = os.environ.get("TFGEN_TEST_TIMES")
+  if path:
+    with open(path, "a") as f:
+      f.write(f"{report.duration:.2f} {report.when} {report.nodeid}\n")

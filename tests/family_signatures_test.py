@@ -67,8 +67,8 @@ def test_conditional_models_take_a_checked_class_id():
 def test_lapgan_refuses_langevin_step_overrides():
   model = LAPGAN(level_sizes=(4, 8), noise_dim=4, generator_width=0.125,
                  discriminator_width=0.125)
-  with pytest.raises(ValueError, match=r"applies to families with sampler "
-                     r"steps \(\['multigrid'"):
+  with pytest.raises(ValueError, match=r"--serving_steps=3 applies to "
+                     r"families with sampler steps \(multigrid, "):
     families.signatures(model, num_steps=3)
   names = [s.name for s in families.signatures(model)]
   assert names == ["serving_default", "refine"]

@@ -15,6 +15,7 @@ import dataclasses
 import json
 from typing import Any, Optional
 
+from tfgen.core import precision as precision_lib
 from tfgen.core import settings
 from tfgen.data import sources
 from tfgen.models.lapgan_config import LapganConfig  # pylint: disable=unused-import
@@ -68,6 +69,11 @@ class TrainConfig:
       choices=STRATEGIES)
   jit_compile: bool = setting(
       False, "XLA-compile the sampler (slower on the CPUs measured).")
+  precision: str = setting(
+      "float32", "Dtype policy of the nets: float32, mixed_bfloat16 or "
+      "mixed_float16 (float32 variables, checkpoints and images either way; "
+      "loss scaling for float16). See docs/benchmarks.md for when it pays.",
+      choices=precision_lib.PRECISIONS)
   checkpoint_every: int = setting(
       500, "Steps between checkpoints (also saved on exit).")
   summary_every: int = setting(50, "Steps between TensorBoard scalars.")
@@ -96,6 +102,7 @@ class TrainConfig:
     settings.positive("learning_rate", self.learning_rate, 5e-4)
     settings.in_range("beta_1", self.beta_1, 0.0, 1.0, 0.5)
     settings.choice("strategy", self.strategy, STRATEGIES)
+    settings.choice("precision", self.precision, precision_lib.PRECISIONS)
     settings.choice("on_divergence", self.on_divergence, ON_DIVERGENCE)
     settings.choice("divergence_backoff", self.divergence_backoff,
                     DIVERGENCE_BACKOFF)

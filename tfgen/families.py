@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Mapping, Optional
 
+from tfgen.core import precision
 from tfgen.core import seeds
 from tfgen.models import gran
 from tfgen.models import gran_config
@@ -111,8 +112,7 @@ def _build_multigrid(config):
       num_classes=config.data.num_classes if m.condition_on_label else 0,
       persistent_bank_size=m.persistent_bank_size,
       num_sampling_steps=m.num_sampling_steps or None)
-  import keras  # pylint: disable=g-import-not-at-top
-  model.compile(optimizer=keras.optimizers.Adam(
+  model.compile(optimizer=precision.adam(
       config.train.learning_rate, beta_1=config.train.beta_1))
   model.optimizer.build(model.trainable_variables)
   return model
@@ -310,7 +310,7 @@ def build_model(config):
   """
   family = get(config.family)
   with seeds.initial_weights(seeds.RunSeeds.from_seed(
-      config.train.seed).init):
+      config.train.seed).init), precision.policy(config.train.precision):
     return family.build(config)
 
 

@@ -39,6 +39,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen.core import precision
 from tfgen.mcmc import langevin
 from tfgen.mcmc import runner
 from tfgen.models import multigrid
@@ -47,7 +48,7 @@ from tfgen.nets import energy
 
 NET_KINDS = ("reference", "multigrid")
 TF_VARIANTS = ("tfgen", "hand_loop", "eager", "xla", "hand_loop_log_prob",
-               "tfgen_keras_leaky_relu")
+               "tfgen_keras_leaky_relu", "tfgen_bfloat16", "tfgen_float16")
 TORCH_VARIANTS = ("torch_eager", "torch_channels_last")
 VARIANTS = TF_VARIANTS + TORCH_VARIANTS
 REFERENCE_SPEC = energy.EnergyNetSpec(filters=(64, 128, 256),
@@ -176,6 +177,31 @@ def keras_leaky_relu_setup(setup: Setup) -> Setup:
                              kernel=kernel)
 
 
+def precision_setup(setup: Setup, precision_name: str) -> Setup:
+  """`setup` with its net rebuilt (same weights) computing in `precision_name`
+  (`tfgen.core.precision`): bfloat16 / float16 convs, float32 energies and
+  Langevin update, as a family built with `--precision` samples."""
+  def clone(layer):  # Without its saved dtype: it takes the policy's.
+    config = layer.get_config()
+    config.pop("dtype", None)
+    return layer.__class__.from_config(config)
+
+  with precision.policy(precision_name):
+    net = keras.models.clone_model(setup.net, clone_function=clone)
+  net.set_weights(setup.net.get_weights())
+  variance = setup.reference_stddev**2
+
+  def log_prob(x):
+    return (tf.cast(net(x, training=False)[:, 0], tf.float32) -
+            0.5 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3]) / variance)
+
+  kernel = langevin.LangevinKernel(log_prob, step_size=setup.step_size,
+                                   noise_scale=setup.noise_scale,
+                                   clip_range=setup.clip_range)
+  return dataclasses.replace(setup, net=net, log_prob_fn=log_prob,
+                             kernel=kernel)
+
+
 def make_setup(kind: str, image_shape, width: float = 1.0,
                step_size: float = 0.3, noise_scale: float = 1.0) -> Setup:
   builders = {"reference": reference_setup, "multigrid": multigrid_setup}
@@ -283,6 +309,10 @@ def chain_functions(setup: Setup, num_steps: int,
                                                              num_steps),
       "tfgen_keras_leaky_relu": lambda: tfgen_chain(
           keras_leaky_relu_setup(setup), num_steps),
+      "tfgen_bfloat16": lambda: tfgen_chain(
+          precision_setup(setup, "mixed_bfloat16"), num_steps),
+      "tfgen_float16": lambda: tfgen_chain(
+          precision_setup(setup, "mixed_float16"), num_steps),
   }
   functions = {}
   for name in names:
@@ -307,7 +337,8 @@ def chain_functions(setup: Setup, num_steps: int,
 
 def max_abs_difference(states: dict, against: str = "hand_loop",
                        names=("tfgen", "eager", "hand_loop_log_prob",
-                              "tfgen_keras_leaky_relu")
+                              "tfgen_keras_leaky_relu", "tfgen_bfloat16",
+                              "tfgen_float16")
                        ) -> dict[str, Optional[float]]:
   """Largest |difference| of each variant's final state from `against`'s."""
   if against not in states:

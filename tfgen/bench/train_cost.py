@@ -27,6 +27,7 @@ runner adds no gradient beyond the T per grid counted here.
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
 from typing import Optional, Sequence
 
@@ -36,14 +37,17 @@ from tfgen import config as config_lib
 from tfgen import data
 from tfgen.bench import flops as flops_lib
 from tfgen.bench import timing
+from tfgen.data import pyramid
 from tfgen.train import workdir as workdir_lib
 
 
 def digits_config(grid_sizes: Sequence[int], batch_size: int = 100,
                   num_langevin_steps: int = 30,
-                  net_width: float = 1.0) -> config_lib.ExperimentConfig:
+                  net_width: float = 1.0, precision: str = "float32"
+                  ) -> config_lib.ExperimentConfig:
   """The default digits config (apps/configs/multigrid_digits.cfg) at the
-  image size `grid_sizes[-1]`: noise on the second grid only, as there."""
+  image size `grid_sizes[-1]`: noise on the second grid only, as there;
+  the nets in `precision` (`tfgen.core.precision`)."""
   grid_sizes = tuple(int(g) for g in grid_sizes)
   num_model_grids = len(grid_sizes) - 1
   default = config_lib.ExperimentConfig()
@@ -55,7 +59,8 @@ def digits_config(grid_sizes: Sequence[int], batch_size: int = 100,
           default.model, grid_sizes=grid_sizes,
           num_langevin_steps=(int(num_langevin_steps),),
           noise_scale=noise, net_width=float(net_width)),
-      train=dataclasses.replace(default.train, batch_size=int(batch_size)))
+      train=dataclasses.replace(default.train, batch_size=int(batch_size),
+                                precision=precision))
   return config.validate()
 
 
@@ -89,23 +94,43 @@ def measure(config: config_lib.ExperimentConfig, iterations: int = 3,
   batches = iter(data.load(c.data.dataset, "train", c.data.image_size,
                            c.train.batch_size, seed=c.train.seed))
   step = tf.function(model.train_step, jit_compile=False)
+  # The Langevin chains of one training step alone (the model's own
+  # synthesis for its method, on the same batch pyramid), to split the step.
+  chains = tf.function(lambda images, seed: model._training_samples(  # pylint: disable=protected-access
+      pyramid.gaussian_pyramid(images, model.grid_sizes), seed, None))
 
   def one_iteration():
     metrics = step(next(batches))
     return {name: float(value) for name, value in metrics.items()}
 
   first = timing.time_call(one_iteration)
-  seconds = []
+  seconds, input_seconds, chain_seconds = [], [], []
   for index in range(iterations):
     start = time.perf_counter()
-    metrics = one_iteration()
+    batch = next(batches)
+    fetched = time.perf_counter()
+    metrics = {name: float(v) for name, v in step(batch).items()}
     seconds.append(time.perf_counter() - start)
+    input_seconds.append(fetched - start)
+    images = batch[0] if isinstance(batch, (tuple, list)) else batch
+    seed = tf.constant([index, 7], tf.int32)
+    if index == 0:
+      chains(images, seed)  # Traces.
+    start = time.perf_counter()
+    tf.nest.map_structure(lambda t: t.numpy(), chains(images, seed))
+    chain_seconds.append(time.perf_counter() - start)
     if printer:
       printer(f"  iteration {index + 1}/{iterations}: {seconds[-1]:.2f}s")
   summary = timing.summarize(seconds, work=c.train.batch_size)
+  summary_seconds = _summary_seconds(metrics) / c.train.summary_every
+  shares = _shares(summary["median_seconds"],
+                   timing.summarize(input_seconds)["median_seconds"],
+                   timing.summarize(chain_seconds)["median_seconds"],
+                   summary_seconds)
   work = iteration_flops(model, c.train.batch_size)
   return {
       "grid_sizes": list(c.model.grid_sizes),
+      "precision": c.train.precision,
       "image_size": c.data.image_size,
       "channels": c.data.channels,
       "batch_size": c.train.batch_size,
@@ -124,7 +149,41 @@ def measure(config: config_lib.ExperimentConfig, iterations: int = 3,
       "peak_rss_bytes": timing.peak_rss_bytes(),
       "finite_metrics": all(v == v and abs(v) != float("inf")
                             for v in metrics.values()),
+      "iteration_shares": shares,
   }
+
+
+def _summary_seconds(metrics: dict) -> float:
+  """Seconds to write one step's scalars to TensorBoard, as the Trainer does
+  every `summary_every` steps (median of 5 writes)."""
+  with tempfile.TemporaryDirectory() as logdir:
+    writer = tf.summary.create_file_writer(logdir)
+    times = []
+    for index in range(5):
+      start = time.perf_counter()
+      with writer.as_default(step=index):
+        for name, value in metrics.items():
+          tf.summary.scalar(name, value)
+      writer.flush()
+      times.append(time.perf_counter() - start)
+    writer.close()
+  return timing.summarize(times)["median_seconds"]
+
+
+def _shares(iteration: float, input_s: float, chains: float,
+            summaries: float) -> dict:
+  """Fractions of one iteration (input + step + amortised summaries): the
+  input pipeline, the Langevin chains, the rest of the step (energies,
+  gradients, parameter update) and the summaries; they sum to 1."""
+  step = max(iteration - input_s, 0.0)
+  chains = min(chains, step)
+  total = input_s + step + summaries
+  return {"input": input_s / total, "langevin_chains": chains / total,
+          "parameter_update": (step - chains) / total,
+          "summaries": summaries / total,
+          "seconds": {"input": input_s, "langevin_chains": chains,
+                      "parameter_update": step - chains,
+                      "summaries": summaries}}
 
 
 def parse_grids(text: str) -> tuple[int, ...]:

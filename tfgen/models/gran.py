@@ -32,6 +32,7 @@ import keras
 import tensorflow as tf
 
 from tfgen.core import losses
+from tfgen.core import precision
 from tfgen.core import seeds as seeds_lib
 from tfgen.mcmc import noise
 from tfgen.mcmc import runner
@@ -152,10 +153,10 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
     nets = gran_nets.build_gran_nets(self.spec, self.num_canvas_steps,
                                      self.num_classes)
     self.project_z, self.decoder, self.encoder, self.discriminator = nets
-    self.g_optimizer = keras.optimizers.Adam(
+    self.g_optimizer = precision.adam(
         generator_learning_rate, beta_1=generator_beta_1,
         beta_2=generator_beta_2, name="g_adam")
-    self.d_optimizer = keras.optimizers.Adam(
+    self.d_optimizer = precision.adam(
         discriminator_learning_rate, beta_1=discriminator_beta_1,
         beta_2=discriminator_beta_2, name="d_adam")
     self.g_optimizer.build(self.generator_variables)
@@ -288,7 +289,8 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
         if decay:
           total += 0.5 * decay * tf.add_n(
               [tf.reduce_sum(tf.square(k)) for k in kernels])
-        scaled = total / replicas  # This replica's share of the global mean.
+        # This replica's share of the global mean (loss-scaled in float16).
+        scaled = self.d_optimizer.scale_loss(total / replicas)
       grads = tape.gradient(scaled, d_variables)
       self.d_optimizer.apply_gradients(zip(grads, d_variables))
     g_variables = self.generator_variables
@@ -297,7 +299,7 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
       canvases, deltas = self.generate(z, classes, steps, True)
       g_logits = self._discriminate(canvases[-1], one_hot, True)
       g_loss = losses.get(self.gan_loss).generator_loss(g_logits)
-      scaled = g_loss / replicas
+      scaled = self.g_optimizer.scale_loss(g_loss / replicas)
     grads = tape.gradient(scaled, g_variables)
     # GRAN1's encoder is never used (no later step reads h_c): no gradient.
     pairs = [(g, v) for g, v in zip(grads, g_variables) if g is not None]

@@ -42,6 +42,7 @@ import keras
 import tensorflow as tf
 
 from tfgen.core import losses
+from tfgen.core import precision
 from tfgen.core import seeds
 from tfgen.core import settings
 from tfgen.data import pyramid
@@ -169,9 +170,9 @@ class LAPGAN(lapgan_sampling.LapganSampling, base.GenerativeModel):
         discriminator = gan.build_residual_discriminator(
             size, self.channels, self.num_classes, spec,
             f"discriminator_level{size}")
-      g_optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1,
+      g_optimizer = precision.adam(learning_rate, beta_1=beta_1,
                                           name=f"g_adam_level{size}")
-      d_optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1,
+      d_optimizer = precision.adam(learning_rate, beta_1=beta_1,
                                           name=f"d_adam_level{size}")
       g_optimizer.build(generator.trainable_variables)
       d_optimizer.build(discriminator.trainable_variables)
@@ -339,7 +340,8 @@ class LAPGAN(lapgan_sampling.LapganSampling, base.GenerativeModel):
         real_logits = self._discriminate(index, real, coarse_up, one_hot, True)
         fake_logits = self._discriminate(index, fake, coarse_up, one_hot, True)
         d_loss = _LOSSES.discriminator_loss(real_logits, fake_logits)
-        scaled = d_loss / replicas  # This replica's share of the global mean.
+        # This replica's share of the global mean (loss-scaled in float16).
+        scaled = self.d_optimizers[index].scale_loss(d_loss / replicas)
       grads = tape.gradient(scaled, discriminator.trainable_variables)
       self.d_optimizers[index].apply_gradients(
           zip(grads, discriminator.trainable_variables))
@@ -365,7 +367,7 @@ class LAPGAN(lapgan_sampling.LapganSampling, base.GenerativeModel):
         diversity = tf.reduce_mean(ratio)
         total += self.diversity_weight * tf.reduce_mean(1.0 / (ratio + 1e-5))
         extra[f"g_diversity/level{size}"] = diversity
-      scaled = total / replicas
+      scaled = self.g_optimizers[index].scale_loss(total / replicas)
     grads = tape.gradient(scaled, generator.trainable_variables)
     self.g_optimizers[index].apply_gradients(
         zip(grads, generator.trainable_variables))

@@ -166,11 +166,15 @@ class MultigridTraining:
             tf.abs(synthesized[index + 1]))
       # Local means / replicas = this replica's share of the global mean.
       total = tf.add_n(losses) / num_replicas
+      # Loss-scaled under mixed_float16 (1 otherwise); apply_gradients of the
+      # LossScaleOptimizer unscales, the metrics below are unscaled here.
+      loss_scale = self.optimizer.scale_loss(tf.constant(1.0))
+      total = total * loss_scale
     variables = [net.trainable_variables for net in self.energy_nets]
     grads = tape.gradient(total, variables)
     for size, net_grads in zip(self.model_grids, grads):
       metrics[f"grad_l1/grid{size}"] = tf.add_n(
-          [tf.reduce_sum(tf.abs(g)) for g in net_grads])
+          [tf.reduce_sum(tf.abs(g)) for g in net_grads]) / loss_scale
     return grads, metrics, synthesized
 
 

@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen.core import precision
 from tfgen.models import base
 from tfgen.models import ppgn_config
 from tfgen.models import ppgn_sampling
@@ -101,7 +102,7 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     betas = {"generator": self.beta_1, "discriminator": self.beta_1}
     self.optimizers = {}
     for group in ppgn_training.GROUPS:
-      optimizer = keras.optimizers.Adam(self.base_learning_rates[group],
+      optimizer = precision.adam(self.base_learning_rates[group],
                                         beta_1=betas.get(group, 0.9),
                                         name=f"{group}_adam")
       optimizer.build(self.group_variables(group))

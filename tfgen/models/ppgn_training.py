@@ -217,7 +217,7 @@ class PpgnTraining:
           _dropout(hidden, rate, runner.fold_in(seed, 3)))
       e_loss = tf.reduce_mean(
           tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
-      scaled = e_loss / replicas
+      scaled = self.optimizers["encoder"].scale_loss(e_loss / replicas)
     grads["encoder"] = tape.gradient(scaled, variables)
     metrics["e_loss"] = e_loss
     metrics["e_accuracy"] = tf.reduce_mean(tf.cast(
@@ -234,7 +234,7 @@ class PpgnTraining:
             tf.nn.sparse_softmax_cross_entropy_with_logits(t, o))
                  for t, o in zip(targets, outputs[:3])]
         c_loss = tf.add_n(terms)
-        scaled = c_loss / replicas
+        scaled = self.optimizers["condition"].scale_loss(c_loss / replicas)
       grads["condition"] = tape.gradient(scaled, variables)
       metrics["c_loss"] = c_loss
       metrics["c_accuracy"] = tf.reduce_mean(tf.cast(tf.equal(
@@ -289,7 +289,7 @@ class PpgnTraining:
       gan_g_loss = pair.generator_loss(fake_logits)
       g_loss = (s.img_weight * img_loss + s.feature_weight * h1_loss +
                 s.code_weight * h_loss + s.gan_weight * gan_g_loss)
-      scaled = g_loss / replicas
+      scaled = self.optimizers["generator"].scale_loss(g_loss / replicas)
     g_grads = tape.gradient(scaled, g_variables)
     d_variables = self.group_variables("discriminator")
     with tf.GradientTape() as tape:
@@ -297,7 +297,8 @@ class PpgnTraining:
       fake_logits = self.discriminator(tf.stop_gradient(fake),
                                        training=True)[:, 0]
       d_loss = pair.discriminator_loss(real_logits, fake_logits)
-      scaled = d_loss / replicas
+      scaled = self.optimizers["discriminator"].scale_loss(
+          d_loss / replicas)
     d_grads = tape.gradient(scaled, d_variables)
     return self._zeros(
         {"g_loss": g_loss, "img_loss": img_loss, "h1_loss": h1_loss,
@@ -318,7 +319,7 @@ class PpgnTraining:
       with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.square(self.code_dae(noisy, training=True)
                                         - h))
-        scaled = loss / replicas
+        scaled = self.optimizers["code_dae"].scale_loss(loss / replicas)
       grads["code_dae"] = tape.gradient(scaled,
                                         self.group_variables("code_dae"))
       metrics["code_dae_loss"] = loss
@@ -328,7 +329,7 @@ class PpgnTraining:
       with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.square(
             self.image_dae(noisy, training=True) - images))
-        scaled = loss / replicas
+        scaled = self.optimizers["image_dae"].scale_loss(loss / replicas)
       grads["image_dae"] = tape.gradient(scaled,
                                          self.group_variables("image_dae"))
       metrics["image_dae_loss"] = loss

@@ -15,6 +15,7 @@ import math
 
 import keras
 
+from tfgen.core import precision
 from tfgen.nets import activations
 
 
@@ -87,4 +88,5 @@ def build_energy_net(image_size: int, channels: int,
     x = _activation(spec.activation)(x)
   x = keras.layers.Flatten()(x)
   score = keras.layers.Dense(num_outputs, name="score")(x)
-  return keras.Model(inputs, score, name=name or f"energy_{image_size}")
+  return keras.Model(inputs, precision.to_float32(score),
+                     name=name or f"energy_{image_size}")

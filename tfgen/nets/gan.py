@@ -26,6 +26,8 @@ import math
 
 import keras
 
+from tfgen.core import precision
+
 
 @dataclasses.dataclass(frozen=True)
 class GanNetSpec:
@@ -121,7 +123,7 @@ def _discriminator_body(x, spec: GanNetSpec, name: str):
   x = keras.layers.Flatten()(x)
   if spec.dropout:
     x = keras.layers.Dropout(spec.dropout)(x)
-  return keras.layers.Dense(1, name=f"{name}_logit")(x)
+  return precision.to_float32(keras.layers.Dense(1, name=f"{name}_logit")(x))
 
 
 def build_coarse_generator(size: int, channels: int, noise_dim: int,
@@ -149,7 +151,7 @@ def build_coarse_generator(size: int, channels: int, noise_dim: int,
     x = keras.layers.ReLU()(x)
   x = keras.layers.Conv2D(channels, 3, padding="same", name="to_image")(x)
   images = keras.layers.Activation("tanh")(x)
-  return keras.Model(inputs, images, name=name)
+  return keras.Model(inputs, precision.to_float32(images), name=name)
 
 
 def build_coarse_discriminator(size: int, channels: int, num_classes: int,
@@ -183,7 +185,7 @@ def build_residual_generator(size: int, channels: int, num_classes: int,
     x = keras.layers.ReLU()(x)
   residual = keras.layers.Conv2D(channels, 3, padding="same",
                                  name="to_residual")(x)
-  return keras.Model(inputs, residual, name=name)
+  return keras.Model(inputs, precision.to_float32(residual), name=name)
 
 
 def build_residual_discriminator(size: int, channels: int, num_classes: int,

@@ -49,6 +49,7 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
+from tfgen.core import precision
 from tfgen.nets import gran_presets as gran_config
 from tfgen.nets import gan
 
@@ -206,6 +207,7 @@ class StepBatchNormalization(keras.layers.Layer):
         trainable=False, autocast=False)
 
   def call(self, x, step: int = 0, training=False):
+    compute_dtype, x = x.dtype, tf.cast(x, tf.float32)  # Statistics in f32.
     row = min(int(step), self.num_steps - 1)
     if training:
       mean, variance = _moments(x, list(range(len(x.shape) - 1)))
@@ -216,8 +218,8 @@ class StepBatchNormalization(keras.layers.Layer):
         moving.assign(value - select * (value - batch[None]))
     else:
       mean, variance = self.moving_mean[row], self.moving_variance[row]
-    return (self.gamma * (x - mean) * tf.math.rsqrt(variance + self.epsilon)
-            + self.beta)
+    return tf.cast(self.gamma * (x - mean) * tf.math.rsqrt(
+        variance + self.epsilon) + self.beta, compute_dtype)
 
   def get_config(self):
     return dict(super().get_config(), num_steps=self.num_steps,
@@ -244,9 +246,10 @@ class BatchStatNormalization(keras.layers.Layer):
                                 initializer="zeros", autocast=False)
 
   def call(self, x):
+    compute_dtype, x = x.dtype, tf.cast(x, tf.float32)  # Statistics in f32.
     mean, variance = _moments(x, list(range(len(x.shape) - 1)))
-    return (self.gamma * (x - mean) * tf.math.rsqrt(variance + self.epsilon)
-            + self.beta)
+    return tf.cast(self.gamma * (x - mean) * tf.math.rsqrt(
+        variance + self.epsilon) + self.beta, compute_dtype)
 
   def get_config(self):
     return dict(super().get_config(), epsilon=self.epsilon)
@@ -283,7 +286,8 @@ class ProjectNoise(keras.layers.Layer):
     self.norm = _generator_norm(spec.generator_norm, num_steps, "norm")
 
   def call(self, z, step: int = 0, training=False):
-    return tf.tanh(_normalise(self.norm, self.dense(z), step, training))
+    return precision.to_float32(
+        tf.tanh(_normalise(self.norm, self.dense(z), step, training)))
 
 
 class Decoder(keras.layers.Layer):
@@ -316,7 +320,7 @@ class Decoder(keras.layers.Layer):
       x = up(x)
       if i < len(self.ups) - 1:
         x = tf.nn.relu(x)
-    return x
+    return precision.to_float32(x)
 
 
 class Encoder(keras.layers.Layer):
@@ -349,7 +353,8 @@ class Encoder(keras.layers.Layer):
     for conv, norm in zip(self.convs, self.norms):
       x = tf.nn.relu(_normalise(norm, conv(x), step, training))
     x = tf.reshape(x, [tf.shape(x)[0], -1])
-    return tf.tanh(_normalise(self.norm, self.dense(x), step, training))
+    return precision.to_float32(
+        tf.tanh(_normalise(self.norm, self.dense(x), step, training)))
 
 
 # ---- discriminator -------------------------------------------------------------
@@ -376,7 +381,7 @@ def build_paper_discriminator(spec: GranNetSpec, num_classes: int,
   x = keras.layers.Dense(spec.discriminator_hidden, activation="tanh",
                          name="d_hidden")(x)
   logits = keras.layers.Dense(1, use_bias=False, name="d_logit")(x)
-  return keras.Model(inputs, logits, name=name)
+  return keras.Model(inputs, precision.to_float32(logits), name=name)
 
 
 def build_discriminator(spec: GranNetSpec, num_classes: int,

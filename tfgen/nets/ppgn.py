@@ -33,6 +33,7 @@ import math
 
 import keras
 
+from tfgen.core import precision
 from tfgen.nets import gan
 
 
@@ -137,7 +138,7 @@ def build_encoder_features(size: int, channels: int, spec: PpgnNetSpec,
   for i, filters in enumerate(spec.encoder_filters):
     x = keras.layers.Conv2D(filters, 3, 1 if i == 0 else 2, padding="same",
                             activation="relu", name=f"conv{i + 1}")(x)
-  return keras.Model(images, x, name=name)
+  return keras.Model(images, precision.to_float32(x), name=name)
 
 
 def h1_shape(size: int, spec: PpgnNetSpec) -> tuple[int, int, int]:
@@ -152,7 +153,7 @@ def build_encoder_code(size: int, spec: PpgnNetSpec,
   h1 = keras.Input(h1_shape(size, spec), name="h1")
   x = keras.layers.Flatten()(h1)
   code = keras.layers.Dense(spec.code_dim, activation="relu", name="fc6")(x)
-  return keras.Model(h1, code, name=name)
+  return keras.Model(h1, precision.to_float32(code), name=name)
 
 
 def build_encoder_head(num_classes: int, spec: PpgnNetSpec,
@@ -165,7 +166,7 @@ def build_encoder_head(num_classes: int, spec: PpgnNetSpec,
   if dropout:
     x = keras.layers.Dropout(dropout)(x)
   logits = keras.layers.Dense(num_classes, name="fc8")(x)
-  return keras.Model(code, logits, name=name)
+  return keras.Model(code, precision.to_float32(logits), name=name)
 
 
 def build_generator(size: int, channels: int, spec: PpgnNetSpec,
@@ -185,7 +186,8 @@ def build_generator(size: int, channels: int, spec: PpgnNetSpec,
     x = _leaky(keras.layers.Conv2D(filters, 3, padding="same",
                                    name=f"conv{i + 1}")(x))
   x = keras.layers.Conv2D(channels, 3, padding="same", name="to_image")(x)
-  return keras.Model(code, keras.layers.Activation("tanh")(x), name=name)
+  return keras.Model(code, precision.to_float32(
+      keras.layers.Activation("tanh")(x)), name=name)
 
 
 def build_discriminator(size: int, channels: int, spec: PpgnNetSpec,
@@ -205,7 +207,7 @@ def build_code_dae(spec: PpgnNetSpec, name: str = "code_dae") -> keras.Model:
   for i, width in enumerate(spec.code_dae_widths):
     x = keras.layers.Dense(width, activation="relu", name=f"fc{i + 1}")(x)
   out = keras.layers.Dense(spec.code_dim, name="reconstruction")(x)
-  return keras.Model(code, out, name=name)
+  return keras.Model(code, precision.to_float32(out), name=name)
 
 
 def build_image_dae(size: int, channels: int, spec: PpgnNetSpec,
@@ -229,7 +231,8 @@ def build_image_dae(size: int, channels: int, spec: PpgnNetSpec,
                                    activation="relu", name="up2")(x)
   x = keras.layers.Conv2DTranspose(channels, 3, 1, padding="same",
                                    name="up3")(x)
-  return keras.Model(images, keras.layers.Activation("tanh")(x), name=name)
+  return keras.Model(images, precision.to_float32(
+      keras.layers.Activation("tanh")(x)), name=name)
 
 
 # Outputs of the condition net, in this order.
@@ -260,4 +263,5 @@ def build_condition_net(size: int, channels: int, num_classes: int,
   outputs = [keras.layers.Dense(num_classes, name="class")(dense),
              keras.layers.Dense(2, name="parity")(dense),
              keras.layers.Dense(2, name="loop")(dense), conv_units, dense]
-  return keras.Model(images, outputs, name=name)
+  return keras.Model(images, [precision.to_float32(o) for o in outputs],
+                     name=name)
