@@ -32,7 +32,7 @@ from tfgen.train import loop
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_STEPS = 4  # A PPGN's tiny stages (1 step each) all run.
-DEADLINE_S = 240
+DEADLINE_S = 600  # Every family's run on one cluster.
 
 WORKER = r"""
 import json, os, sys
@@ -43,16 +43,21 @@ import numpy as np
 from tfgen import config as config_lib
 from tfgen.train import loop
 
-config = config_lib.ExperimentConfig.from_json(sys.argv[1])
-history = []
-trainer = loop.Trainer(config, sys.argv[2], strategy=strategy,
-                       printer=lambda _: None,
-                       on_step=lambda step, metrics: history.append(metrics))
-trainer.run()
-np.savez(sys.argv[3], *[np.asarray(w) for w in trainer.model.weights])
-print(json.dumps(dict(history=history, chief=trainer.is_chief,
-                      replicas=strategy.num_replicas_in_sync,
-                      step=trainer.step)))
+# One run per (config, workdir, weights file) of argv[1], in order, on one
+# cluster (a cluster start-up costs more than a tiny run).
+reports = {}
+for family, config_json, workdir, weights in json.loads(sys.argv[1]):
+  config = config_lib.ExperimentConfig.from_json(config_json)
+  history = []
+  trainer = loop.Trainer(config, workdir, strategy=strategy,
+                         printer=lambda _: None,
+                         on_step=lambda step, metrics: history.append(metrics))
+  trainer.run()
+  np.savez(weights, *[np.asarray(w) for w in trainer.model.weights])
+  reports[family] = dict(history=history, chief=trainer.is_chief,
+                         replicas=strategy.num_replicas_in_sync,
+                         step=trainer.step)
+print(json.dumps(reports))
 """
 
 
@@ -74,8 +79,9 @@ def free_ports(count):
       s.close()
 
 
-def run_workers(tmp_path, config):
-  """Starts 2 workers; returns their (returncode, stdout, stderr, weights)."""
+def run_workers(tmp_path, runs):
+  """Starts 2 workers running `runs` ([family, config JSON, workdir name]);
+  returns their (returncode, stdout, stderr) and the scratch folder."""
   ports = free_ports(2)
   cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
   scratch = tmp_path / "tmp"
@@ -85,9 +91,11 @@ def run_workers(tmp_path, config):
     for index in range(2):
       env = dict(os.environ, TMPDIR=str(scratch), TF_CONFIG=json.dumps(
           {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+      plan = [[family, config_json, str(tmp_path / name),
+               str(tmp_path / f"{name}_weights{index}.npz")]
+              for family, config_json, name in runs]
       processes.append(subprocess.Popen(
-          [sys.executable, "-c", WORKER, config.to_json(),
-           str(tmp_path / "run"), str(tmp_path / f"weights{index}.npz")],
+          [sys.executable, "-c", WORKER, json.dumps(plan)],
           cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
           text=True))
     deadline = time.time() + DEADLINE_S
@@ -108,25 +116,33 @@ def run_workers(tmp_path, config):
   return outputs, scratch
 
 
-# Every registered family (the conformance suite's 2-process check).
+# Every registered family (the conformance suite's 2-process check), all
+# trained in turn by one pair of worker processes.
+@pytest.fixture(scope="module")
+def cluster_runs(tmp_path_factory):
+  tmp_path = tmp_path_factory.mktemp("multi_worker")
+  runs = [[family, tiny_config("multi_worker", family).to_json(),
+           f"run_{family}"] for family in families.names()]
+  outputs, scratch = run_workers(tmp_path, runs)
+  reports = []
+  for index, (code, out, err) in enumerate(outputs):
+    assert code == 0, f"worker {index} exited {code}:\n{err[-3000:]}"
+    reports.append(json.loads(out.strip().splitlines()[-1]))
+  return tmp_path, reports, scratch
+
+
 @pytest.fixture(scope="module", params=families.names())
 def family(request):
   return request.param
 
 
 @pytest.fixture(scope="module")
-def two_workers(tmp_path_factory, family):
-  tmp_path = tmp_path_factory.mktemp(f"multi_worker_{family}")
-  outputs, scratch = run_workers(tmp_path, tiny_config("multi_worker",
-                                                       family))
-  reports = []
-  for index, (code, out, err) in enumerate(outputs):
-    assert code == 0, f"worker {index} exited {code}:\n{err[-3000:]}"
-    reports.append(json.loads(out.strip().splitlines()[-1]))
-  weights = [list(np.load(tmp_path / f"weights{i}.npz").values())
+def two_workers(cluster_runs, family):
+  tmp_path, reports, scratch = cluster_runs
+  weights = [list(np.load(tmp_path / f"run_{family}_weights{i}.npz").values())
              for i in range(2)]
-  return dict(reports=reports, weights=weights, workdir=tmp_path / "run",
-              scratch=scratch)
+  return dict(reports=[r[family] for r in reports], weights=weights,
+              workdir=tmp_path / f"run_{family}", scratch=scratch)
 
 
 @pytest.fixture(scope="module")
