@@ -392,52 +392,6 @@ def test_canvas_panel_puts_samples_in_rows_and_steps_in_columns(tmp_path):
     canvas.canvas_panel([])
 
 
-_MIRRORED = r"""
-import numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from tfgen.core import seeds
-from tfgen.models import gran
-settings = dict(image_size=16, noise_dim=8, generator_width=0.125,
-                discriminator_width=0.125, num_canvas_steps=2, seed=1,
-                noise_mode="per_step")
-images = tf.random.stateless_uniform([8, 16, 16, 1], [0, 1], -1, 1)
-step = tf.constant(0, tf.int64)
-def build():
-  with seeds.initial_weights(3):
-    return gran.GRAN(**settings)
-single = build()
-tf.function(single.update_step)(images, step)
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-with strategy.scope():
-  mirrored = build()
-batch = next(iter(strategy.experimental_distribute_dataset(
-    tf.data.Dataset.from_tensors(images))))
-tf.function(lambda b: strategy.run(
-    lambda x: mirrored.update_step(x, step), args=(b,)))(batch)
-def weights(model):
-  return [v.numpy() for v in model.generator_variables +
-          model.discriminator.trainable_variables +
-          model.decoder.non_trainable_variables]
-print(max(float(np.abs(a - b).max())
-          for a, b in zip(weights(single), weights(mirrored))))
-"""
-
-
-def test_a_mirrored_step_on_two_cpu_devices_equals_a_single_device_step():
-  # Cross-replica batch moments and one global noise draw (subprocess: the
-  # CPU must be split before TF starts).
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
-  import os  # pylint: disable=g-import-not-at-top
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  result = subprocess.run([sys.executable, "-c", _MIRRORED], cwd=repo,
-                          capture_output=True, text=True, timeout=300)
-  assert result.returncode == 0, result.stderr[-2000:]
-  assert float(result.stdout.strip().splitlines()[-1]) < 1e-5
-
-
 def test_keras_fit_trains_with_the_models_own_step_counter():
   model = _model(num_canvas_steps=2)
   model.compile()

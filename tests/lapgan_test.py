@@ -174,25 +174,5 @@ def test_nan_losses_stop_training_naming_the_level(tmp_path, monkeypatch):
 
 
 
-def test_mirrored_strategy_on_two_cpu_devices_trains_every_level(tmp_path):
-  """apps.train in a subprocess (the CPU must be split before TF starts)."""
-  import subprocess  # pylint: disable=g-import-not-at-top
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  workdir = str(tmp_path / "mirrored")
-  result = subprocess.run(
-      [sys.executable, "-m", "apps.train", f"--workdir={workdir}",
-       "--family=lapgan", "--image_size=8", "--level_sizes=4,8",
-       "--noise_dim=4", "--generator_width=0.125",
-       "--discriminator_width=0.125", "--condition_on_label",
-       "--batch_size=8", "--num_steps=2", "--num_sample_images=4",
-       "--strategy=mirrored", "--num_cpu_devices=2"],
-      cwd=repo, capture_output=True, text=True, timeout=300)
-  assert result.returncode == 0, result.stderr[-2000:]
-  assert "at step 2" in result.stdout
-  model, _, step = workdir_lib.load_model(workdir)
-  assert step == 2
-  assert [int(o.iterations.numpy()) for o in model.d_optimizers] == [2, 2]
-  assert np.all(np.isfinite(model.sample(4, seed=0)[-1].numpy()))
-
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))
