@@ -10,7 +10,8 @@ inpainting context). Training runs in stages in one run
 (`tfgen.models.ppgn_training`), sampling is in `tfgen.models.ppgn_sampling`,
 settings in `tfgen.models.ppgn_config.PpgnConfig`.
 
-Checkpointed state (all attributes of the model): the nets, one Adam per
+Checkpointed state (all attributes of the model): the nets (the captioner
+of caption conditions only with `captioner=True`), one Adam per
 component, the code statistics (`statistics`: mean h, mean h1, mean |x|,
 code_max) and the learning-rate back-off scale.
 """
@@ -28,6 +29,8 @@ from tfgen.models import base
 from tfgen.models import ppgn_config
 from tfgen.models import ppgn_sampling
 from tfgen.models import ppgn_training
+from tfgen.models import ppgn_captions
+from tfgen.nets import captioner as captioner_nets
 from tfgen.nets import ppgn as nets
 
 _CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(
@@ -89,6 +92,9 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     self.discriminator = nets.build_discriminator(size, ch, spec)
     self.condition_net = (nets.build_condition_net(
         size, ch, self.num_classes, spec) if s.condition_net else None)
+    self.captioner = captioner_nets.build_captioner(
+        size, ch, len(ppgn_captions.TOKENS), ppgn_captions.SEQUENCE_LENGTH,
+        cell=s.captioner_cell) if s.captioner else None
     self.code_dae = nets.build_code_dae(spec) if (
         s.code_dae and s.dae_steps) else None
     self.image_dae = nets.build_image_dae(size, ch, spec) if (
@@ -96,6 +102,7 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     self.base_learning_rates = {
         "encoder": s.encoder_learning_rate,
         "condition": s.encoder_learning_rate,
+        "captioner": s.encoder_learning_rate,
         "generator": self.learning_rate, "discriminator": self.learning_rate,
         "code_dae": s.dae_learning_rate, "image_dae": s.dae_learning_rate}
     betas = {"generator": self.beta_1, "discriminator": self.beta_1}
@@ -130,7 +137,8 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     nets_of = {
         "encoder": (self.encoder_features, self.encoder_code,
                     self.encoder_head),
-        "condition": (self.condition_net,), "generator": (self.generator,),
+        "condition": (self.condition_net,), "captioner": (self.captioner,),
+        "generator": (self.generator,),
         "discriminator": (self.discriminator,), "code_dae": (self.code_dae,),
         "image_dae": (self.image_dae,)}[group]
     return [v for net in nets_of if net is not None
@@ -240,7 +248,7 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
 
   def metric_info(self) -> dict:
     shown = {"stage", "e_loss", "g_loss", "d_loss", "d_paused", "g_paused",
-             "code_dae_loss", "image_dae_loss"}
+             "code_dae_loss", "image_dae_loss", "caption_loss"}
     return {key: base.MetricInfo(key, None, None, key in shown)
             for key in ppgn_training.METRIC_KEYS}
 

@@ -22,6 +22,7 @@ import tensorflow as tf
 from tfgen.mcmc import mala_approx
 from tfgen.mcmc import noise
 from tfgen.mcmc import runner
+from tfgen.models import ppgn_captions
 from tfgen.models import ppgn_condition_spec as spec_lib
 from tfgen.models import ppgn_conditions
 from tfgen.models import ppgn_config
@@ -60,8 +61,12 @@ class PpgnSampling:
 
   def parse_conditions(self, texts: Sequence[str]):
     """ConditionSpecs of `texts`, checked against this model."""
+    vocabulary = (ppgn_captions.VOCABULARY if self.captioner is not None
+                  else None)
     specs = spec_lib.parse_conditions(texts, self.num_classes,
-                                      self.condition_units() or None, None)
+                                      self.condition_units() or None,
+                                      vocabulary)
+    ppgn_captions.check_lengths(specs)
     if spec_lib.needs_condition_net(specs) and self.condition_net is None:
       raise ValueError(f"condition={list(texts)!r} needs the condition net "
                        "C', which this run did not train; train with "
@@ -102,9 +107,11 @@ class PpgnSampling:
           def activations(x):
             return self._condition_net_outputs(x)[4]
         fn = ppgn_conditions.unit_condition(activations, unit)
+      elif self.captioner is not None:  # caption
+        fn = ppgn_captions.caption_condition(self.captioner, spec.values)
       else:
         raise ValueError(f"condition={spec.text!r}: this model has no "
-                         "captioner; drop the caption condition.")
+                         "captioner; train with --captioner.")
       terms.append((spec.weight, fn))
     if not terms:
       return None
