@@ -242,6 +242,28 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     steps = self.settings.num_mcmc_steps
     return [f"snapshot{k + 1}_step{steps * (k + 1) // 4}" for k in range(4)]
 
+  def inpaint_options(self, num_steps=None) -> dict:
+    """{'num_steps': MALA-approx steps, 'sampler': {'context_weight': ..}}.
+
+    num_steps: None (the run's num_mcmc_steps) or one int > 0 in a list
+    (apps.inpaint's --num_langevin_steps: a PPGN chain has one number of
+    steps). The context term's weight (epsilon4) is the run's
+    `context_weight`; `inpaint_from_seeds(sampler=...)` overrides it.
+    """
+    steps = self.settings.num_mcmc_steps
+    if num_steps is not None:
+      values = list(num_steps) if isinstance(num_steps, (list, tuple)) else [
+          num_steps]
+      if len(values) != 1 or isinstance(values[0], bool) or int(
+          values[0]) != values[0] or values[0] <= 0:
+        raise ValueError(
+            f"num_steps={values}: a PPGN inpaints with one chain of "
+            "MALA-approx steps; give one integer > 0, e.g. "
+            f"--num_langevin_steps={steps}.")
+      steps = int(values[0])
+    return {"num_steps": steps,
+            "sampler": {"context_weight": self.settings.context_weight}}
+
   def discriminator_logits(self, images, **conditions):
     del conditions
     return self.discriminator(images, training=False)[:, 0]

@@ -279,13 +279,18 @@ class PpgnSampling:
       snapshots.append(tf.clip_by_value(image, -1.0, 1.0))
     return snapshots
 
-  def inpaint_from_seeds(self, images, masks, seeds, class_ids=None,
+  def inpaint_from_seeds(self, images, masks, seeds, labels=None,
                          conditions=(), num_steps=None, prior=None,
                          sampler: Optional[dict] = None,
                          num_snapshots: int = 1) -> list:
-    """PPGN-context inpainting; observed pixels are kept exactly."""
+    """PPGN-context inpainting; observed pixels are kept exactly.
+
+    `labels` (int [B] or scalar) are E's classes of the chains (the
+    family contract's name for `sample_from_seeds`' class_ids); the rest as
+    `sample_from_seeds` with images / masks.
+    """
     return self.sample_from_seeds(
-        seeds, class_ids=class_ids, conditions=conditions, prior=prior,
+        seeds, class_ids=labels, conditions=conditions, prior=prior,
         num_steps=num_steps, num_snapshots=num_snapshots, sampler=sampler,
         images=images, masks=masks)
 
