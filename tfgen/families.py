@@ -48,6 +48,8 @@ CAPABILITIES = {
                          "--divergence_backoff=step_size halves",
     "serving_steps": "takes a number of sampler steps at export "
                      "(--serving_steps)",
+    "chain_snapshots": "returns images along its MCMC chains (apps.sample "
+                       "--chain_gif)",
     "plug_in_conditions": "takes plug-in conditions, a sampler prior and "
                           "MCMC settings at sampling time (apps.sample "
                           "--condition, --prior, --num_mcmc_steps, "
@@ -230,7 +232,7 @@ FAMILIES = {row.name: row for row in (
         signatures=_ppgn_signatures,
         capabilities=frozenset({"sample", "class_conditional", "battle",
                                 "serving_steps", "plug_in_conditions",
-                                "inpaint"}),
+                                "inpaint", "chain_snapshots"}),
         default_flagfile="apps/configs/ppgn_digits.cfg",
         tiny_settings=dict(encoder_steps=1, stats_steps=1, generator_steps=1,
                            dae_steps=1, code_dim=16, encoder_width=0.25,
