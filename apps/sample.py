@@ -70,7 +70,8 @@ REFINE_PANEL = flags.DEFINE_string(
 CONDITION = flags.DEFINE_multi_string(
     "condition", [], "PPGN only, repeatable: a plug-in condition "
     "KIND:VALUE[@WEIGHT], e.g. class:7, parity:odd@0.5, loop:yes, "
-    "other_class:3, unit:dense:5, class:0,1,2 (a schedule along the chain).")
+    "other_class:3, unit:dense:5, class:0,1,2 (a schedule along the chain), "
+    "'caption:an odd digit with a loop' (runs trained with --captioner).")
 PRIOR = flags.DEFINE_string(
     "prior", None, "PPGN only: the sampler prior, none (DGN-AM), code_dae "
     "(PPGN-h), encoder (Noiseless Joint PPGN-h) or image_dae (PPGN-x); "
