@@ -7,13 +7,20 @@ Masks (`tfgen.data.masks`, 1 = missing): `square` (one square hiding
 `--fraction`=0.25 of the area at a random position), `doodle` (random brush
 strokes hiding ~0.25), `pepper_salt` (0.6 of the pixels at random). The
 first `--num_images` images of the dataset's test split are masked; the
-model fills the missing pixels coarse to fine from the 1x1 average of the
-observed ones, keeping the observed pixels at every Langevin step.
+model fills the missing pixels, keeping the observed ones at every sampler
+step: a multigrid model coarse to fine from the 1x1 average of the observed
+pixels, a PPGN by PPGN-context MALA-approx chains (started from E of the
+image with the hole at 0, observed pixels composited in before every
+network sees the image, plus the context term of weight `--context_weight`
+on the code h; each image's chain follows its label's class of E).
 
 Writes FILE.npz (`original`, `masked`, `filled` in [0, 1], `masks`), a PNG
 panel FILE.png (rows of original / masked / filled) and prints JSON: the mean
 absolute error and PSNR over the missing pixels, PSNR over the whole image,
-and the settings. Class-conditional models fill each image given its label.
+and the settings (the sampler steps, and a PPGN's context weight), next to
+the same scores of a non-learned reference fill (`reference_diffusion_fill`:
+missing pixels relaxed to the mean of their neighbours). Class-conditional
+models fill each image given its label.
 """
 
 from __future__ import annotations
@@ -38,8 +45,13 @@ OUTPUT = flags.DEFINE_string("output", None, "Output .npz path.")
 BATCH_SIZE = flags.DEFINE_integer("batch_size", 500, "Images per sampler "
                                   "call (memory bound); does not change them.")
 NUM_LANGEVIN_STEPS = flags.DEFINE_list(
-    "num_langevin_steps", None, "Langevin steps per grid (one value or one "
-    "per model grid); default: the trained ones.")
+    "num_langevin_steps", None, "Sampler steps: multigrid, Langevin steps "
+    "per grid (one value or one per model grid); PPGN, the MALA-approx steps "
+    "of the chain (one value); default: the trained ones.")
+CONTEXT_WEIGHT = flags.DEFINE_float(
+    "context_weight", None, "PPGN only: epsilon4, the weight of the context "
+    "term on the code h (>= 0; 0 = observed pixels clamped only; default: "
+    "the run's context_weight).")
 PNG_IMAGES = flags.DEFINE_integer("png_images", 10,
                                   "Rows (images) of the PNG panel.")
 ALLOW_UNFINISHED = flags.DEFINE_bool(
@@ -68,6 +80,10 @@ def _check_flags():
   for flag in (NUM_IMAGES, BATCH_SIZE, PNG_IMAGES):
     if flag.value <= 0:
       raise app.UsageError(f"--{flag.name}={flag.value} must be positive.")
+  if CONTEXT_WEIGHT.value is not None and not CONTEXT_WEIGHT.value >= 0:
+    raise app.UsageError(f"--context_weight={CONTEXT_WEIGHT.value} must be "
+                         ">= 0 (0 turns the context term off), e.g. "
+                         "--context_weight=1.")
   steps = None
   if NUM_LANGEVIN_STEPS.value:
     try:
@@ -94,18 +110,22 @@ def main(argv):
   from tfgen.vis import grid as grid_lib
   try:
     common.require_capability(WORKDIR.value, "inpaint", "apps.inpaint")
+    if CONTEXT_WEIGHT.value is not None:
+      common.require_capability(WORKDIR.value, "plug_in_conditions",
+                                f"--context_weight={CONTEXT_WEIGHT.value}")
     model, config, step = common.load_finished_model(WORKDIR.value,
                                               ALLOW_UNFINISHED.value)
   except (ValueError, workdir_lib.CheckpointError) as error:
     raise app.UsageError(str(error)) from error
-  num_model_grids = len(model.model_grids)
-  if steps is not None and len(steps) not in (1, num_model_grids):
-    raise app.UsageError(
-        f"--num_langevin_steps={','.join(NUM_LANGEVIN_STEPS.value)} needs "
-        f"one value or one per model grid ({num_model_grids} for "
-        f"grid_sizes={list(model.grid_sizes)}).")
-  if steps is not None and len(steps) == 1:
-    steps = steps * num_model_grids
+  try:
+    options = model.inpaint_options(steps)
+  except ValueError as error:
+    raise app.UsageError(f"--num_langevin_steps="
+                         f"{','.join(NUM_LANGEVIN_STEPS.value)}: {error}"
+                         ) from error
+  if CONTEXT_WEIGHT.value is not None:
+    options["sampler"] = dict(options.get("sampler", {}),
+                              context_weight=CONTEXT_WEIGHT.value)
   d = config.data
   images, labels = data.arrays(d.dataset, "test", d.image_size,
                                max_examples=NUM_IMAGES.value,
@@ -122,8 +142,7 @@ def main(argv):
                                SEED.value, fraction)
   conditional = model.num_classes > 0
   filled = inpainting.inpaint(model, images, masks, seed=SEED.value,
-                              batch_size=BATCH_SIZE.value,
-                              num_langevin_steps=steps,
+                              batch_size=BATCH_SIZE.value, options=options,
                               labels=labels if conditional else None)
   original01 = np.clip((images + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
   filled01 = np.clip((filled + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
@@ -139,9 +158,9 @@ def main(argv):
   result = dict(
       mask=MASK.value, fraction=fraction, num_images=len(images),
       **inpainting.evaluate(original01, filled01, masks),
-      workdir=WORKDIR.value, step=step, seed=SEED.value,
-      num_langevin_steps=list(steps or getattr(
-          model, "num_sampling_steps", model.num_langevin_steps)),
+      reference_diffusion_fill=inpainting.evaluate(
+          original01, inpainting.diffusion_fill(masked01, masks), masks),
+      workdir=WORKDIR.value, step=step, seed=SEED.value, **options,
       conditional=conditional, output=OUTPUT.value, png=png)
   print(json.dumps(result, indent=1))
 

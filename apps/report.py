@@ -288,7 +288,7 @@ def run_report(output: str, workdir_root: str) -> dict:
       for m, model in models.items():
         steps = [2 * s for s in model.num_sampling_steps]
         doubled[m] = inpainting.evaluate(originals, _to01(inpainting.inpaint(
-            model, images, masks, seed=seed, num_langevin_steps=steps)),
+            model, images, masks, seed=seed, num_steps=steps)),
                                          masks)
       results["inpainting_sampler_checks"].append(dict(
           mask=kind, num_langevin_steps_factor=2, results=doubled))

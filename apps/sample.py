@@ -19,6 +19,12 @@ printed.
 GRAN workdirs take `--canvas_panel=PANEL.png` (the canvases over t of the
 first 10 samples, and a GIF of the drawing) and `--num_canvas_steps=T'`.
 
+Families whose samplers are MCMC chains (PPGN) take `--chain_gif=FILE.gif`:
+a GIF of the first 64 chains along the MCMC steps, frame k = every chain's
+image after k/F of the steps (`--num_chain_frames`=F, 20), the last frame
+= those samples' final images; it takes the same conditions and sampler
+flags as the samples.
+
 PPGN workdirs (`--family=ppgn`) also take the plug-in sampling flags:
 
     python -m apps.sample --workdir=DIR --class_id=7 --output=s.npz
@@ -64,7 +70,8 @@ REFINE_PANEL = flags.DEFINE_string(
 CONDITION = flags.DEFINE_multi_string(
     "condition", [], "PPGN only, repeatable: a plug-in condition "
     "KIND:VALUE[@WEIGHT], e.g. class:7, parity:odd@0.5, loop:yes, "
-    "other_class:3, unit:dense:5, class:0,1,2 (a schedule along the chain).")
+    "other_class:3, unit:dense:5, class:0,1,2 (a schedule along the chain), "
+    "'caption:an odd digit with a loop' (runs trained with --captioner).")
 PRIOR = flags.DEFINE_string(
     "prior", None, "PPGN only: the sampler prior, none (DGN-AM), code_dae "
     "(PPGN-h), encoder (Noiseless Joint PPGN-h) or image_dae (PPGN-x); "
@@ -95,11 +102,18 @@ CANVAS_PANEL = flags.DEFINE_string(
     "canvas_panel", None, "GRAN only: also write this PNG of the canvases "
     "over t (rows = the first 10 samples, columns = t = 1..T') and a GIF of "
     "the drawing beside it.")
+CHAIN_GIF = flags.DEFINE_string(
+    "chain_gif", None, "PPGN (families with chain snapshots) only: also "
+    "write this GIF of the first 64 chains along the MCMC steps.")
+NUM_CHAIN_FRAMES = flags.DEFINE_integer(
+    "num_chain_frames", 20, "Frames of --chain_gif, evenly spaced along the "
+    "chain (the last = the final samples).")
 NUM_CANVAS_STEPS = flags.DEFINE_integer(
     "num_canvas_steps", None, "GRAN only: canvas steps T' of sampling "
     "(default: the model's; may exceed the trained T).")
 PANEL_ROWS = 8
 CANVAS_ROWS = 10
+CHAIN_GIF_CHAINS = 64
 PANEL_REFINEMENTS = 8
 
 
@@ -126,6 +140,21 @@ def refinement_panel(model, seed: int, class_id=None):
   shown = (pyramid.upsample(coarse, size).numpy() + 1.0) / 2.0
   panel = np.concatenate([shown[:, None], rows], axis=1)
   return panel.reshape(-1, *fine.shape[1:]), spread
+
+
+def write_chain_gif(model, path: str, class_id, kwargs) -> None:
+  """The GIF of the first chains (same seeds, classes and flags as the
+  samples) at `--num_chain_frames` points along the MCMC steps."""
+  # pylint: disable=g-import-not-at-top
+  from tfgen.vis import canvas as canvas_lib
+  count = min(CHAIN_GIF_CHAINS, NUM_SAMPLES.value)
+  frames = model.sample(count, seed=SEED.value, class_id=class_id,
+                        num_snapshots=NUM_CHAIN_FRAMES.value, **kwargs)
+  canvas_lib.save_drawing_gif([(f.numpy() + 1.0) / 2.0 for f in frames],
+                              path)
+  print(f"Wrote {path}: {count} chains x {len(frames)} frames (frame k = "
+        f"after k/{len(frames)} of the MCMC steps; the last = the first "
+        f"{count} samples).")
 
 
 def check_plug_in_flags() -> None:
@@ -187,8 +216,15 @@ def main(argv):
       raise app.UsageError(f"--{flag.name}={flag.value} must be positive.")
   plug_ins = [f for f in PLUG_IN_FLAGS if f.present]
   check_plug_in_flags()
+  if CHAIN_GIF.value and not CHAIN_GIF.value.endswith(".gif"):
+    raise app.UsageError(f"--chain_gif={CHAIN_GIF.value!r} must be a path "
+                         "ending in .gif, e.g. --chain_gif=/tmp/chains.gif.")
+  if NUM_CHAIN_FRAMES.value <= 0:
+    raise app.UsageError(f"--num_chain_frames={NUM_CHAIN_FRAMES.value} must "
+                         "be a positive integer, e.g. --num_chain_frames=20.")
   common.check_outputs(output=OUTPUT.value,
-                       refine_panel=REFINE_PANEL.value)
+                       refine_panel=REFINE_PANEL.value,
+                       chain_gif=CHAIN_GIF.value)
   # pylint: disable=g-import-not-at-top
   import numpy as np
   from tfgen import families
@@ -210,6 +246,12 @@ def main(argv):
     try:
       families.require(model, "refine",
                        f"--refine_panel={REFINE_PANEL.value!r}")
+    except ValueError as error:
+      raise app.UsageError(f"--workdir={WORKDIR.value!r}: {error}") from error
+  if CHAIN_GIF.value:
+    try:
+      families.require(model, "chain_snapshots",
+                       f"--chain_gif={CHAIN_GIF.value!r}")
     except ValueError as error:
       raise app.UsageError(f"--workdir={WORKDIR.value!r}: {error}") from error
   canvas_flags = {"canvas_panel": CANVAS_PANEL.value,
@@ -288,6 +330,8 @@ def main(argv):
     canvas_lib.save_drawing_gif([images[:64] for images in per_grid], gif)
     print(f"Wrote {CANVAS_PANEL.value} ({len(rows[0])} samples x "
           f"{len(per_grid)} canvas steps) and {gif}.")
+  if CHAIN_GIF.value:
+    write_chain_gif(model, CHAIN_GIF.value, class_id, kwargs)
   if REFINE_PANEL.value:
     panel, spread = refinement_panel(model, SEED.value, CLASS_ID.value)
     grid_lib.save_png(panel, REFINE_PANEL.value,

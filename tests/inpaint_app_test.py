@@ -107,7 +107,8 @@ def test_unfinished_workdir_is_refused_unless_allowed(unfinished, tmp_path):
     (["--workdir={no_checkpoint}"], "has no checkpoint yet"),
     (["--num_images=100000"], "--num_images=100000 exceeds the"),
     (["--num_langevin_steps=1,2,3"],
-     "--num_langevin_steps=1,2,3 needs one value or one per model grid (2"),
+     "--num_langevin_steps=1,2,3: num_langevin_steps=[1, 2, 3] must be one "
+     "int >= 0 or one per model grid (2, grids [4, 8])"),
     (["--num_langevin_steps=x"], "--num_langevin_steps=x must be integers"),
     (["--output=x.png"], "--output='x.png' must be a path ending in .npz"),
 ])

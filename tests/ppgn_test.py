@@ -163,7 +163,7 @@ def test_inpainting_keeps_observed_pixels(trained):
   masks[:, :, 4:] = 1.0
   filled = trained.inpaint_from_seeds(
       images[:2], masks, tf.constant([0, 1], tf.int64),
-      class_ids=tf.constant([1, 2]), sampler={"context_weight": 1e-3})[-1]
+      labels=tf.constant([1, 2]), sampler={"context_weight": 1e-3})[-1]
   np.testing.assert_allclose(filled.numpy()[:, :, :4],
                              images.numpy()[:2, :, :4], atol=1e-6)
 

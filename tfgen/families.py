@@ -49,6 +49,8 @@ CAPABILITIES = {
                          "--divergence_backoff=step_size halves",
     "serving_steps": "takes a number of sampler steps at export "
                      "(--serving_steps)",
+    "chain_snapshots": "returns images along its MCMC chains (apps.sample "
+                       "--chain_gif)",
     "plug_in_conditions": "takes plug-in conditions, a sampler prior and "
                           "MCMC settings at sampling time (apps.sample "
                           "--condition, --prior, --num_mcmc_steps, "
@@ -229,17 +231,14 @@ FAMILIES = {row.name: row for row in (
         build=ppgn.build_model,
         signatures=_ppgn_signatures,
         capabilities=frozenset({"sample", "class_conditional", "battle",
-                                "serving_steps", "plug_in_conditions"}),
+                                "serving_steps", "plug_in_conditions",
+                                "inpaint", "chain_snapshots"}),
         default_flagfile="apps/configs/ppgn_digits.cfg",
         tiny_settings=dict(encoder_steps=1, stats_steps=1, generator_steps=1,
                            dae_steps=1, code_dim=16, encoder_width=0.25,
                            generator_width=0.25, discriminator_width=0.25,
-                           num_mcmc_steps=2),
-        instead={"inpaint": "PPGN-context inpainting is the export's "
-                            "`inpaint` signature (python -m export, then "
-                            "serve it) or PPGN.inpaint_from_seeds in "
-                            "Python; apps.inpaint runs multigrid workdirs",
-                 "refine": "a PPGN does not refine coarse images; use a "
+                           num_mcmc_steps=2, captioner=True),
+        instead={"refine": "a PPGN does not refine coarse images; use a "
                            "LAPGAN workdir",
                  "features": "score its samples instead: `python -m "
                              "apps.sample --workdir=DIR --output=S.npz` "

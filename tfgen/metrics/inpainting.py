@@ -13,7 +13,8 @@ Scores are on images in [0, 1] (the library's [-1, 1] images mapped by
 Both score only what the model filled: observed pixels are clamped to the
 original, so a whole-image score mostly measures the mask's size.
 
-`inpaint` runs a multigrid model; `diffusion_fill` is a non-learned
+`inpaint` runs the model of any family with the 'inpaint' capability
+(multigrid, PPGN); `diffusion_fill` is a non-learned
 reference (each missing pixel relaxed to the mean of its neighbours).
 """
 
@@ -96,19 +97,23 @@ def masked_images(images, masks, fill_value: float = 0.5) -> np.ndarray:
 
 
 def inpaint(model, images, masks, seed: int = 0, batch_size: int = 500,
-            num_langevin_steps=None, labels=None) -> np.ndarray:
-  """Fills the missing pixels of `images` with a multigrid model.
+            num_steps=None, labels=None, options=None) -> np.ndarray:
+  """Fills the missing pixels of `images` with an 'inpaint' family's model.
 
   Args:
-    model: a `MultigridEBM` (anything with `inpaint_from_seeds` and
-      `example_seeds`).
+    model: a model of a family with the 'inpaint' capability
+      (`inpaint_from_seeds`, `inpaint_options`; multigrid: coarse-to-fine
+      Langevin chains, PPGN: PPGN-context MALA-approx chains).
     images: [N, S, S, C] in [-1, 1].
     masks: [N, S, S, 1], 1 = missing.
     seed: image i uses the seed pair `model.example_seeds(seed, N)[i]` only,
       so batching does not change the result.
     batch_size: images per compiled call (memory bound).
-    num_langevin_steps: optional per-grid step counts (default: trained).
+    num_steps: optional sampler steps, `model.inpaint_options(num_steps)`
+      (multigrid: one or one per model grid; default: trained).
     labels: int [N] class labels, for class-conditional models only.
+    options: the `inpaint_from_seeds` options instead (then num_steps must
+      be None).
 
   Returns:
     float32 [N, S, S, C] in [-1, 1], equal to `images` where masks is 0.
@@ -117,11 +122,12 @@ def inpaint(model, images, masks, seed: int = 0, batch_size: int = 500,
   masks = np.asarray(masks, np.float32)
   if batch_size <= 0:
     raise ValueError(f"batch_size={batch_size!r} must be positive.")
+  if options is not None and num_steps is not None:
+    raise ValueError("Pass num_steps or options, not both.")
   num = images.shape[0]
   pairs = model.example_seeds(seed, num)
-  kwargs = {}
-  if num_langevin_steps is not None:
-    kwargs["num_langevin_steps"] = tuple(int(s) for s in num_langevin_steps)
+  kwargs = dict(model.inpaint_options(num_steps) if options is None
+                else options)
 
   if labels is None:
     fill = tf.function(

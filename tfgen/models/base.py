@@ -19,6 +19,11 @@ A family's model subclasses `GenerativeModel` and provides
   never parses names;
 * `set_learning_rate_scale(scale)`: every owned optimizer at `scale` times
   its configured rate (divergence back-off);
+* 'inpaint' families: `inpaint_from_seeds(images, masks, seeds, labels=None,
+  **options)` (one chain per seed fills the pixels where `masks` is 1,
+  keeping the others exactly; the filled image last) and
+  `inpaint_options(num_steps)` (the keyword `options` of that call for its
+  sampler steps, as apps.inpaint's --num_langevin_steps gives them);
 * optionally `discriminator_logits(images, **conditions)` (GAM battles),
   `needs_adapt` / `adapt(images, labels)` (data sampling needs, e.g. the
   multigrid start bank);
@@ -133,6 +138,28 @@ class GenerativeModel(keras.Model):
   def backoff_settings(self) -> dict:
     """Current values of the settings back-off changes, for messages."""
     return {}
+
+  def inpaint_from_seeds(self, images, masks, seeds, labels=None,
+                         **options) -> list:
+    """'inpaint' families: fills the missing pixels of `images`.
+
+    images: float32 [B, S, S, C] in [-1, 1]; masks: [B, S, S, 1 or C], 1 =
+    missing; seeds: int [B] or int32 [B, 2] (row b depends only on its own
+    seed, image and label); labels: int [B] classes (class-conditional
+    models). Returns a list of images in [-1, 1], the last the filled one
+    [B, S, S, C], equal to `images` where masks is 0.
+    """
+    raise NotImplementedError(f"{type(self).__name__} does not inpaint.")
+
+  def inpaint_options(self, num_steps=None) -> dict:
+    """'inpaint' families: the `inpaint_from_seeds` options for `num_steps`.
+
+    num_steps: None (the trained sampler steps) or a list of ints, one or
+    one per stage of the family's sampler (multigrid: per model grid; PPGN:
+    one, the MALA-approx steps). The options are JSON-ready (apps.inpaint
+    prints them). Raises ValueError naming num_steps and the fix.
+    """
+    raise NotImplementedError(f"{type(self).__name__} does not inpaint.")
 
   def discriminator_logits(self, images: tf.Tensor, **conditions):
     """Logits [B] of the model's final discriminator ('battle' families).

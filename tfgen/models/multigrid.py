@@ -228,6 +228,9 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
     self.set_step_size(wanted)
     return True
 
+  def inpaint_options(self, num_steps=None) -> dict:
+    return {"num_langevin_steps": list(self.sampling_steps(num_steps))}
+
   def sampler_settings(self, num_steps=None) -> dict:
     return {"num_langevin_steps": list(self.sampling_steps(num_steps)),
             "step_size": list(self.step_size)}

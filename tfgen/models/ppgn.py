@@ -10,7 +10,8 @@ inpainting context). Training runs in stages in one run
 (`tfgen.models.ppgn_training`), sampling is in `tfgen.models.ppgn_sampling`,
 settings in `tfgen.models.ppgn_config.PpgnConfig`.
 
-Checkpointed state (all attributes of the model): the nets, one Adam per
+Checkpointed state (all attributes of the model): the nets (the captioner
+of caption conditions only with `captioner=True`), one Adam per
 component, the code statistics (`statistics`: mean h, mean h1, mean |x|,
 code_max) and the learning-rate back-off scale.
 """
@@ -29,6 +30,8 @@ from tfgen.models import base
 from tfgen.models import ppgn_config
 from tfgen.models import ppgn_sampling
 from tfgen.models import ppgn_training
+from tfgen.models import ppgn_captions
+from tfgen.nets import captioner as captioner_nets
 from tfgen.nets import ppgn as nets
 
 _CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(
@@ -90,6 +93,9 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     self.discriminator = nets.build_discriminator(size, ch, spec)
     self.condition_net = (nets.build_condition_net(
         size, ch, self.num_classes, spec) if s.condition_net else None)
+    self.captioner = captioner_nets.build_captioner(
+        size, ch, len(ppgn_captions.TOKENS), ppgn_captions.SEQUENCE_LENGTH,
+        cell=s.captioner_cell) if s.captioner else None
     self.code_dae = nets.build_code_dae(spec) if (
         s.code_dae and s.dae_steps) else None
     self.image_dae = nets.build_image_dae(size, ch, spec) if (
@@ -97,6 +103,7 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     self.base_learning_rates = {
         "encoder": s.encoder_learning_rate,
         "condition": s.encoder_learning_rate,
+        "captioner": s.encoder_learning_rate,
         "generator": self.learning_rate, "discriminator": self.learning_rate,
         "code_dae": s.dae_learning_rate, "image_dae": s.dae_learning_rate}
     betas = {"generator": self.beta_1, "discriminator": self.beta_1}
@@ -131,7 +138,8 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     nets_of = {
         "encoder": (self.encoder_features, self.encoder_code,
                     self.encoder_head),
-        "condition": (self.condition_net,), "generator": (self.generator,),
+        "condition": (self.condition_net,), "captioner": (self.captioner,),
+        "generator": (self.generator,),
         "discriminator": (self.discriminator,), "code_dae": (self.code_dae,),
         "image_dae": (self.image_dae,)}[group]
     return [v for net in nets_of if net is not None
@@ -235,13 +243,35 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     steps = self.settings.num_mcmc_steps
     return [f"snapshot{k + 1}_step{steps * (k + 1) // 4}" for k in range(4)]
 
+  def inpaint_options(self, num_steps=None) -> dict:
+    """{'num_steps': MALA-approx steps, 'sampler': {'context_weight': ..}}.
+
+    num_steps: None (the run's num_mcmc_steps) or one int > 0 in a list
+    (apps.inpaint's --num_langevin_steps: a PPGN chain has one number of
+    steps). The context term's weight (epsilon4) is the run's
+    `context_weight`; `inpaint_from_seeds(sampler=...)` overrides it.
+    """
+    steps = self.settings.num_mcmc_steps
+    if num_steps is not None:
+      values = list(num_steps) if isinstance(num_steps, (list, tuple)) else [
+          num_steps]
+      if len(values) != 1 or isinstance(values[0], bool) or int(
+          values[0]) != values[0] or values[0] <= 0:
+        raise ValueError(
+            f"num_steps={values}: a PPGN inpaints with one chain of "
+            "MALA-approx steps; give one integer > 0, e.g. "
+            f"--num_langevin_steps={steps}.")
+      steps = int(values[0])
+    return {"num_steps": steps,
+            "sampler": {"context_weight": self.settings.context_weight}}
+
   def discriminator_logits(self, images, **conditions):
     del conditions
     return self.discriminator(images, training=False)[:, 0]
 
   def metric_info(self) -> dict:
     shown = {"stage", "e_loss", "g_loss", "d_loss", "d_paused", "g_paused",
-             "code_dae_loss", "image_dae_loss"}
+             "code_dae_loss", "image_dae_loss", "caption_loss"}
     return {key: base.MetricInfo(key, None, None, key in shown)
             for key in ppgn_training.METRIC_KEYS}
 

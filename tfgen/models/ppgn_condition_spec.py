@@ -125,7 +125,9 @@ def parse_condition(text: str, num_classes: int,
   else:  # caption
     if vocabulary is None:
       _fail(text, "this model has no captioner",
-            "drop the caption condition")
+            "train one with --captioner (as apps/configs/ppgn_digits.cfg "
+            "does; runs from before the captioner have none), or drop the "
+            "caption condition")
     words = tuple(value.lower().split())
     unknown = [w for w in words if w not in vocabulary]
     if unknown:

@@ -24,6 +24,8 @@ DEFAULT_PRIOR = {"noiseless_joint_ppgn_h": "encoder", "joint_ppgn_h": "encoder",
                  "ppgn_x": "image_dae"}
 CONDITION_GRADIENTS = ("official", "log_softmax")
 GAN_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge")
+CAPTIONER_CELLS = ("gru", "lstm")
+CAPTION_MAX_CLASSES = 10  # The templates name digits 0-9.
 
 
 def _field(default, help_text: str, choices=None):
@@ -56,7 +58,13 @@ class PpgnConfig:
                            "image_dae, PPGN-x).")
   condition_net: bool = _field(True, "Train the condition net C' (class, "
                                "parity, loop heads) in stage 1.")
-  encoder_learning_rate: float = _field(1e-3, "Adam learning rate of E and C'.")
+  captioner: bool = _field(False, "Train the captioner of caption: "
+                           "conditions (template captions of digits) in "
+                           "stage 1, with C'.")
+  captioner_cell: str = _field("gru", "The captioner's recurrent layer "
+                               "(gru or lstm).", CAPTIONER_CELLS)
+  encoder_learning_rate: float = _field(1e-3, "Adam learning rate of E, C' "
+                                        "and the captioner.")
   dae_learning_rate: float = _field(1e-3, "Adam learning rate of the DAEs.")
   encoder_dropout: float = _field(0.3, "Dropout of E's head in training.")
   encoder_max_shift: int = _field(1, "Shift augmentation of E and C' "
@@ -157,6 +165,14 @@ class PpgnConfig:
     if self.gan_loss not in GAN_LOSSES:
       raise ValueError(f"gan_loss={self.gan_loss!r} is not one of "
                        f"{GAN_LOSSES}.")
+    if self.captioner_cell not in CAPTIONER_CELLS:
+      raise ValueError(f"captioner_cell={self.captioner_cell!r} is not one "
+                       f"of {CAPTIONER_CELLS}.")
+    if self.captioner and data.num_classes > CAPTION_MAX_CLASSES:
+      raise ValueError(
+          f"captioner=True: the caption templates name digits 0-9, but "
+          f"dataset={data.dataset!r} has {data.num_classes} classes; pass "
+          "--nocaptioner.")
     if self.condition_gradient not in CONDITION_GRADIENTS:
       raise ValueError(f"condition_gradient={self.condition_gradient!r} is "
                        f"not one of {CONDITION_GRADIENTS}.")

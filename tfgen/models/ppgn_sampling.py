@@ -22,6 +22,7 @@ import tensorflow as tf
 from tfgen.mcmc import mala_approx
 from tfgen.mcmc import noise
 from tfgen.mcmc import runner
+from tfgen.models import ppgn_captions
 from tfgen.models import ppgn_condition_spec as spec_lib
 from tfgen.models import ppgn_conditions
 from tfgen.models import ppgn_config
@@ -60,8 +61,12 @@ class PpgnSampling:
 
   def parse_conditions(self, texts: Sequence[str]):
     """ConditionSpecs of `texts`, checked against this model."""
+    vocabulary = (ppgn_captions.VOCABULARY if self.captioner is not None
+                  else None)
     specs = spec_lib.parse_conditions(texts, self.num_classes,
-                                      self.condition_units() or None, None)
+                                      self.condition_units() or None,
+                                      vocabulary)
+    ppgn_captions.check_lengths(specs)
     if spec_lib.needs_condition_net(specs) and self.condition_net is None:
       raise ValueError(f"condition={list(texts)!r} needs the condition net "
                        "C', which this run did not train; train with "
@@ -102,9 +107,11 @@ class PpgnSampling:
           def activations(x):
             return self._condition_net_outputs(x)[4]
         fn = ppgn_conditions.unit_condition(activations, unit)
+      elif self.captioner is not None:  # caption
+        fn = ppgn_captions.caption_condition(self.captioner, spec.values)
       else:
         raise ValueError(f"condition={spec.text!r}: this model has no "
-                         "captioner; drop the caption condition.")
+                         "captioner; train with --captioner.")
       terms.append((spec.weight, fn))
     if not terms:
       return None
@@ -272,13 +279,18 @@ class PpgnSampling:
       snapshots.append(tf.clip_by_value(image, -1.0, 1.0))
     return snapshots
 
-  def inpaint_from_seeds(self, images, masks, seeds, class_ids=None,
+  def inpaint_from_seeds(self, images, masks, seeds, labels=None,
                          conditions=(), num_steps=None, prior=None,
                          sampler: Optional[dict] = None,
                          num_snapshots: int = 1) -> list:
-    """PPGN-context inpainting; observed pixels are kept exactly."""
+    """PPGN-context inpainting; observed pixels are kept exactly.
+
+    `labels` (int [B] or scalar) are E's classes of the chains (the
+    family contract's name for `sample_from_seeds`' class_ids); the rest as
+    `sample_from_seeds` with images / masks.
+    """
     return self.sample_from_seeds(
-        seeds, class_ids=class_ids, conditions=conditions, prior=prior,
+        seeds, class_ids=labels, conditions=conditions, prior=prior,
         num_steps=num_steps, num_snapshots=num_snapshots, sampler=sampler,
         images=images, masks=masks)
 

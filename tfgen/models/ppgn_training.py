@@ -2,8 +2,8 @@
 
 Stages by step, in one run (`PpgnConfig.stage_ends`):
 
-0. E (and the condition net C') on the labels (cross-entropy, shift
-   augmentation);
+0. E (and the condition net C', and the captioner of template captions)
+   on the labels (cross-entropy, shift augmentation);
 1. code statistics under the frozen E: running means of h, h1 and |x|, and
    code_max = the largest h seen (replica-reduced MEAN / MAX);
 2. G and D with E frozen: L_G = img_weight L_img + feature_weight L_h1
@@ -32,16 +32,17 @@ from tfgen.core import losses
 from tfgen.core import seeds as seeds_lib
 from tfgen.mcmc import noise
 from tfgen.mcmc import runner
+from tfgen.models import ppgn_captions
 
 # Metrics every step returns (inactive stages report 0).
 METRIC_KEYS = (
     "stage", "e_loss", "e_accuracy", "c_loss", "c_accuracy", "code_max",
     "h_mean", "g_loss", "img_loss", "h1_loss", "h_loss", "gan_g_loss",
     "d_loss", "d_accuracy", "d_paused", "g_paused", "loss_ratio",
-    "code_dae_loss", "image_dae_loss")
+    "code_dae_loss", "image_dae_loss", "caption_loss", "caption_accuracy")
 STAT_KEYS = ("h_mean", "h1_mean", "x_abs_mean", "code_max")
 GROUPS = ("encoder", "condition", "generator", "discriminator", "code_dae",
-          "image_dae")
+          "image_dae", "captioner")
 
 
 def _all_reduce(op: str, value: tf.Tensor) -> tf.Tensor:
@@ -149,7 +150,8 @@ class PpgnTraining:
     active = {"encoder": tf.equal(stage, 0), "condition": tf.equal(stage, 0),
               "generator": in_gan & ~g_paused,
               "discriminator": in_gan & ~d_paused,
-              "code_dae": tf.equal(stage, 3), "image_dae": tf.equal(stage, 3)}
+              "code_dae": tf.equal(stage, 3), "image_dae": tf.equal(stage, 3),
+              "captioner": tf.equal(stage, 0)}
     for group in GROUPS:
       self._gated_apply(group, grads[group], active[group])
     metrics["stage"] = tf.cast(stage, tf.float32)
@@ -240,7 +242,25 @@ class PpgnTraining:
       metrics["c_accuracy"] = tf.reduce_mean(tf.cast(tf.equal(
           tf.argmax(outputs[0], -1, output_type=tf.int32), labels),
                                                      tf.float32))
+    if self.captioner is not None:
+      metrics["caption_loss"], metrics["caption_accuracy"], grads[
+          "captioner"] = self._captioner_update(images, labels, seed)
     return self._zeros(metrics, None, grads)
+
+  def _captioner_update(self, images, labels, seed):
+    """(loss, token accuracy, grads): one template caption per example."""
+    shifted = shift_images(images, self.settings.encoder_max_shift,
+                           runner.fold_in(seed, 4))
+    draw = noise.global_batch_noise(tf.shape(images)[0])
+    template = tf.cast(tf.floor(_global_uniform(
+        draw, tf.shape(labels), runner.fold_in(seed, 5)) *
+                                ppgn_captions.NUM_TEMPLATES), tf.int32)
+    variables = self.group_variables("captioner")
+    with tf.GradientTape() as tape:
+      loss, accuracy = ppgn_captions.caption_loss(
+          self.captioner, shifted, labels, template, self.num_classes)
+      scaled = loss / noise.num_replicas()
+    return loss, accuracy, tape.gradient(scaled, variables)
 
   def _stats_stage(self, images):
     h1 = self.encoder_features(images, training=False)

@@ -62,7 +62,7 @@ def ppgn_signatures(model, num_steps=None,
   def inpaint(image, mask, seed, class_id):
     images = tf.ensure_shape(image, [None, size, size, channels]) * 2.0 - 1.0
     masks = tf.ensure_shape(mask, [None, size, size, None])
-    return model.inpaint_from_seeds(images, masks, seed, class_ids=class_id,
+    return model.inpaint_from_seeds(images, masks, seed, labels=class_id,
                                     num_steps=steps)[-1]
 
   def check_inpaint(image, mask, seed, class_id):

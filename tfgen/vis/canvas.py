@@ -2,6 +2,8 @@
 
 `canvases` arguments are lists of T arrays [N, S, S, C] in [0, 1] (what
 `GRAN.sample` returns, mapped from [-1, 1]), or one array [N, T, S, S, C].
+The GIF writer also animates MCMC chains (PPGN's snapshots along the
+chain, `apps.sample --chain_gif`): any T images per sample.
 """
 
 from __future__ import annotations
