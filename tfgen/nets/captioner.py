@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import keras
 
+from tfgen.core import precision
+
 CELLS = ("gru", "lstm")
 
 
@@ -83,4 +85,5 @@ def build_captioner(size: int, channels: int, vocabulary_size: int,
                                unroll=True, name="lstm")(
                                    steps, initial_state=[state, memory])
   logits = keras.layers.Dense(int(vocabulary_size), name="logits")(hidden)
-  return keras.Model([images, tokens], logits, name=name)
+  return keras.Model([images, tokens], precision.to_float32(logits),
+                     name=name)
