@@ -156,7 +156,7 @@ def _treatment_section(results) -> list[str]:
   sizes = results["sizes"]
   any_row = next(iter(t.values()), {})
   sampler = ", ".join(f"{k}={v}" for k, v in any_row.get(
-      "sampler", {}).items())
+      "sampler", {}).items() if k != "prior")  # The prior is per row.
   return ["## Treatments (paper Figs. 2-3, S13-S14)", "",
           f"{sizes['chains_per_class']} chains x {sizes['num_mcmc_steps']} "
           f"steps per class, scored by the evaluation classifier (test "
