@@ -33,7 +33,12 @@ Conditioned samples: when the .npz holds `labels` (int [N], what apps.sample
 writes for a class-conditional model), or --workdir is a class-conditional
 model (then --num_samples are spread evenly over the classes), "samples" also
 holds class_accuracy: {"accuracy", "per_class", "counts"}, how often the
-classifier's top class is the class the image was conditioned on.
+classifier's top class is the class the image was conditioned on, and
+within_class_diversity (`tfgen.metrics.diversity`): the mean pairwise L2
+between the images of one class relative to the same for the real test
+images of that class ("distance_ratio", 1 = as diverse as the data, 0 = one
+image per class) and the mean pairwise SSIM ("ssim" vs "real_ssim"; higher
+= more alike), averaged over classes.
 
 --neighbours_png writes each of the first images beside its 3 nearest
 training images.
@@ -332,9 +337,12 @@ def main(argv):
   scores = sample_quality.evaluate_images(images, bundle, test_images,
                                           train_images)
   if labels is not None:
+    from tfgen.metrics import diversity
     try:
       scores["class_accuracy"] = sample_quality.per_class_accuracy(
           bundle.probabilities(images), labels)
+      scores["within_class_diversity"] = diversity.within_class_diversity(
+          images, labels, test_images, test_labels)
     except ValueError as error:
       raise app.UsageError(f"labels of {where}: {error}") from error
   real_scores = sample_quality.evaluate_real_images(test_images, bundle,

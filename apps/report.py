@@ -37,6 +37,8 @@ import time
 
 from apps import common
 from apps import report_checks
+from apps import report_ppgn
+from apps import report_ppgn_tables
 from apps import report_tables
 from absl import app
 from absl import flags
@@ -64,7 +66,7 @@ NOTES = flags.DEFINE_string("notes", None, "Markdown file appended to the "
 SMOKE = flags.DEFINE_bool("smoke", False, "Tiny settings everywhere, to test "
                           "the pipeline; the numbers mean nothing.")
 
-EXPERIMENTS = ("multigrid",)
+EXPERIMENTS = ("multigrid", "ppgn")
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                           "configs")
 FLAGFILES = {"multigrid": "multigrid_digits.cfg",
@@ -97,18 +99,20 @@ def flagfile_value(path: str, name: str):
   return value
 
 
-def train(method: str, workdir: str, log_path: str) -> dict:
+def train(method: str, workdir: str, log_path: str, flagfile: str = None,
+          smoke_flags=None, extra_flags=()) -> dict:
   """Runs apps.train for `method` (a no-op when already trained)."""
-  flagfile = os.path.join(CONFIG_DIR, FLAGFILES[method])
+  flagfile = os.path.join(CONFIG_DIR, flagfile or FLAGFILES[method])
   if not os.path.isfile(flagfile):
     raise app.UsageError(f"The flagfile of method {method!r}, {flagfile!r}, "
                          "does not exist.")
   args = [f"--flagfile={flagfile}", f"--workdir={workdir}"]
   if SMOKE.value:
-    args += SMOKE_TRAIN_FLAGS
+    args += SMOKE_TRAIN_FLAGS if smoke_flags is None else list(smoke_flags)
   elif NUM_STEPS_SCALE.value != 1.0:
     steps = int(flagfile_value(flagfile, "num_steps") or 4000)
     args.append(f"--num_steps={max(1, round(steps * NUM_STEPS_SCALE.value))}")
+  args += list(extra_flags)
   command = [sys.executable, "-m", "apps.train", *args]
   log(f"{method}: {' '.join(shlex.quote(a) for a in command[1:])} "
       f"(log: {log_path})")
@@ -372,18 +376,21 @@ def main(argv):
   workdir_root = WORKDIR_ROOT.value or os.path.join(output, "workdirs")
   os.makedirs(workdir_root, exist_ok=True)
   start = time.time()
-  results = run_report(output, workdir_root)
+  tables = report_ppgn_tables if argv[1] == "ppgn" else None
+  results = report_ppgn.from_flags(output, workdir_root, train,
+                                   training_time_span, log) if tables else (
+                                       run_report(output, workdir_root))
   results["wall_time_s"] = time.time() - start
   results["command"] = "python -m apps.report " + " ".join(
       shlex.quote(a) for a in sys.argv[1:])
   results["machine"] = (f"{platform.machine()} {os.cpu_count()} CPUs, "
                         f"{platform.platform()}")
   results["smoke"] = SMOKE.value
-  results["checks"] = report_checks.paper_checks(results)
+  results["checks"] = (tables or report_checks).paper_checks(results)
   with open(os.path.join(output, "report.json"), "w") as f:
     json.dump(results, f, indent=1)
   with open(os.path.join(output, "report.md"), "w") as f:
-    f.write(report_tables.render_markdown(results, notes))
+    f.write((tables or report_tables).render_markdown(results, notes))
   log(f"Wrote {output}/report.md and report.json in "
       f"{results['wall_time_s']:.0f} s.")
 

@@ -185,6 +185,10 @@ def test_evaluate_app_reports_class_accuracy_of_labelled_samples(cache_dir,
   assert accuracy["accuracy"] > 0.9
   assert sum(accuracy["counts"].values()) == len(labels)
   assert min(accuracy["per_class"].values()) > 0.7
+  # The test split against itself: exactly as diverse as the real digits.
+  diversity = json.loads(result.stdout)["samples"]["within_class_diversity"]
+  assert diversity["distance_ratio"] == pytest.approx(1.0)
+  assert diversity["ssim"] == pytest.approx(diversity["real_ssim"])
   # Wrong labels (shifted by one class) are recognised as wrong.
   np.savez(path, images=(images + 1.0) / 2.0,
            labels=((labels + 1) % 10).astype(np.int32))
