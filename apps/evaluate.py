@@ -22,11 +22,9 @@ see `tfgen.metrics.refinement`), where both rows hold classifier_score (exp E_x 
 [1, classes]), classes_covered (classes that are the top label of >= 3% of the
 images), mean_top_probability, frechet_distance (in the classifier's
 penultimate features, against the test split), nearest_train_distance (mean L2
-distance in [0, 1] pixels to the closest training image), within_class_distance
-(mean L2 distance between two images of the same top class) and num_images;
-"samples" also holds within_class_diversity, its within_class_distance over
-the real test images' (1 = as diverse within a class as real data, near 0 =
-copies of one image per class).
+distance in [0, 1] pixels to the closest training image) and num_images;
+"samples" also holds within_class_diversity (below), its images grouped by
+the classifier's top class.
 Values outside [0, 1] (unclipped chains) are clipped, as a PNG would.
 
 Conditioned samples: when the .npz holds `labels` (int [N], what apps.sample
@@ -34,7 +32,7 @@ writes for a class-conditional model), or --workdir is a class-conditional
 model (then --num_samples are spread evenly over the classes), "samples" also
 holds class_accuracy: {"accuracy", "per_class", "counts"}, how often the
 classifier's top class is the class the image was conditioned on, and
-within_class_diversity (`tfgen.metrics.diversity`): the mean pairwise L2
+within_class_diversity is grouped by those labels. within_class_diversity (`tfgen.metrics.diversity`): the mean pairwise L2
 between the images of one class relative to the same for the real test
 images of that class ("distance_ratio", 1 = as diverse as the data, 0 = one
 image per class) and the mean pairwise SSIM ("ssim" vs "real_ssim"; higher
@@ -336,8 +334,8 @@ def main(argv):
                                          data_dir=data_dir)
   scores = sample_quality.evaluate_images(images, bundle, test_images,
                                           train_images)
+  from tfgen.metrics import diversity
   if labels is not None:
-    from tfgen.metrics import diversity
     try:
       scores["class_accuracy"] = sample_quality.per_class_accuracy(
           bundle.probabilities(images), labels)
@@ -345,10 +343,14 @@ def main(argv):
           images, labels, test_images, test_labels)
     except ValueError as error:
       raise app.UsageError(f"labels of {where}: {error}") from error
+  else:  # Unconditional samples: grouped by the classifier's top class.
+    scores["within_class_diversity"] = diversity.within_class_diversity(
+        images, np.argmax(bundle.probabilities(images), axis=1),
+        test_images, test_labels)
+  scores["within_class_diversity"]["grouped_by"] = (
+      "label" if labels is not None else "top_class")
   real_scores = sample_quality.evaluate_real_images(test_images, bundle,
                                                     train_images)
-  scores["within_class_diversity"] = (scores["within_class_distance"]
-                                      / real_scores["within_class_distance"])
   result = {
       "samples": scores,
       "real_test_images": real_scores,

@@ -146,28 +146,6 @@ def test_nearest_neighbour_rejects_images_of_another_size():
                                               np.zeros((2, 8, 8, 1)))
 
 
-def test_within_class_distance_is_zero_for_copies_and_ignores_other_classes():
-  rng = np.random.default_rng(8)
-  one = rng.uniform(-1, 1, size=(1, 4, 4, 1))
-  copies = np.repeat(one, 5, axis=0)
-  assert sample_quality.within_class_distance(copies, [2] * 5) == 0.0
-  # Black vs white in one class: each of 16 pixels differs by 1 in [0, 1].
-  pair = np.concatenate([-np.ones((1, 4, 4, 1)), np.ones((1, 4, 4, 1))])
-  assert sample_quality.within_class_distance(pair, [0, 0]) == (
-      pytest.approx(4.0))
-  # The same two images in two classes are never compared: no class has two.
-  assert np.isnan(sample_quality.within_class_distance(pair, [0, 1]))
-  # The mean is over classes: copies (0) and the black-white pair (4).
-  mixed = np.concatenate([copies[:2], pair])
-  assert sample_quality.within_class_distance(mixed, [1, 1, 0, 0]) == (
-      pytest.approx(2.0))
-
-
-def test_within_class_distance_rejects_mismatched_classes():
-  with pytest.raises(ValueError, match="classes"):
-    sample_quality.within_class_distance(np.zeros((3, 4, 4, 1)), [0, 1])
-
-
 class BrightnessClassifier:
   """Stand-in bundle: class = brightness decile; features = pixel means."""
 
@@ -186,8 +164,7 @@ def test_evaluate_images_reports_every_number_as_plain_python():
                                           real, real)
   assert set(scores) == {"classifier_score", "classes_covered",
                          "mean_top_probability", "frechet_distance",
-                         "nearest_train_distance", "within_class_distance",
-                         "num_images"}
+                         "nearest_train_distance", "num_images"}
   assert scores["num_images"] == 40
   assert scores["mean_top_probability"] == 1.0
   assert all(type(v) in (int, float) for v in scores.values())

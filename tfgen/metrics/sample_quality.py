@@ -16,9 +16,6 @@ library's convention.
 - `nearest_neighbour_distance`: mean L2 distance, in [0, 1] pixel units, from
   each sample to its closest training image (small = copies of the data);
   `nearest_neighbours`: the k closest training images of each sample.
-- `within_class_distance`: mean L2 distance, in [0, 1] pixel units, between
-  two images of the same class (small = the samples of a class are copies
-  of each other); `evaluate_images` groups by the classifier's top class.
 - `evaluate_images`: all of the above for one set of images;
   `evaluate_real_images`: the same for real test images, as the reference.
 """
@@ -236,39 +233,6 @@ def nearest_neighbour_distance(samples, train_images) -> float:
   return float(np.mean(nearest_neighbour_distances(samples, train_images)))
 
 
-def within_class_distance(images, classes) -> float:
-  """Mean pairwise L2 distance between distinct images of the same class.
-
-  Args:
-    images: [N, H, W, C] images in [-1, 1].
-    classes: int [N], the class of each image (a label or a classifier's
-      top class).
-
-  Returns:
-    The mean, over classes with >= 2 images, of the mean distance between
-    two different images of that class, in [0, 1] pixel units (at most
-    sqrt(H * W * C)); 0 when every class holds copies of one image. NaN if
-    no class has two images.
-  """
-  images = np.asarray(images, np.float64)
-  classes = np.asarray(classes)
-  if images.ndim != 4 or classes.shape != images.shape[:1]:
-    raise ValueError(f"images must be [N, H, W, C] and classes [N]; got "
-                     f"{images.shape} and {classes.shape}.")
-  flat = images.reshape(len(images), -1) / 2.0  # [-1, 1] -> [0, 1] units.
-  means = []
-  for k in np.unique(classes):
-    members = flat[classes == k]
-    if len(members) < 2:
-      continue
-    norms = np.sum(members**2, axis=1)
-    squared = np.maximum(norms[:, None] + norms[None, :]
-                         - 2.0 * members @ members.T, 0.0)
-    count = len(members)
-    means.append(np.sqrt(squared).sum() / (count * (count - 1)))
-  return float(np.mean(means)) if means else float("nan")
-
-
 def evaluate_images(images, bundle, reference_test, train_images,
                     reference_features: Optional[np.ndarray] = None) -> dict:
   """All sample-quality numbers of `images` [N, S, S, C] in [-1, 1].
@@ -285,9 +249,8 @@ def evaluate_images(images, bundle, reference_test, train_images,
 
   Returns:
     {"classifier_score", "classes_covered", "mean_top_probability",
-     "frechet_distance", "nearest_train_distance", "within_class_distance"
-     (grouped by the classifier's top class), "num_images"}: plain Python
-    floats / ints, ready for JSON.
+     "frechet_distance", "nearest_train_distance", "num_images"}: plain
+    Python floats / ints, ready for JSON.
   """
   images = np.asarray(images, np.float32)
   probs, features = bundle.outputs(images)
@@ -300,8 +263,6 @@ def evaluate_images(images, bundle, reference_test, train_images,
       "frechet_distance": frechet_distance(features, reference_features),
       "nearest_train_distance": nearest_neighbour_distance(images,
                                                            train_images),
-      "within_class_distance": within_class_distance(
-          images, np.argmax(probs, axis=1)),
       "num_images": int(len(images)),
   }
 
