@@ -1,0 +1,330 @@
+"""The GRAN report's claims and markdown (`apps.report gran`).
+
+Pure functions of the `report.json` dict that `apps.report_gran` builds:
+`paper_checks` puts each observation of the paper (spec §4) next to ours;
+`render_markdown` writes every table, the checks and the disagreements.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from apps import report_checks
+
+fmt = report_checks.fmt
+# Paper Table 2 (MNIST rows) and Table 3 (MNIST), quoted in the spec §2.3.
+PAPER_TABLE2_MNIST = {("gran1", "gran3"): (0.79, 1.75, "GRAN3"),
+                      ("gran1", "gran5"): (0.95, 1.19, "GRAN5")}
+PAPER_TABLE3 = "GRAN1 vs DVAE 0.058, GRAN3 vs DVAE 0.01, GRAN1 vs DRAW " \
+               "0.347, GRAN3 vs DRAW 0.106"
+
+
+def _kind(name: str) -> str:
+  """'gran3_seed0' -> 'gran3'; 'gran5_seed1@7' -> 'gran5@7'."""
+  base, _, steps = name.partition("@")
+  return base.split("_seed")[0] + (f"@{steps}" if steps else "")
+
+
+def _table(header, rows) -> list[str]:
+  return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] +
+          ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+          + [""])
+
+
+def _interval(values) -> str:
+  return f"[{fmt(values[0], 3)}, {fmt(values[1], 3)}]"
+
+
+def paper_checks(results: dict) -> list[dict]:
+  """[{claim, paper, ours, agrees}] for every measured observation."""
+  checks = []
+  battles = [(seed, b) for seed, t in results.get("table2", {}).items()
+             for b in t["battles"]]
+  for pair, later in ((("gran1", "gran3"), "gran3"),
+                      (("gran1", "gran5"), "gran5"),
+                      (("gran3", "gran5"), "gran5")):
+    rows = [(seed, b) for seed, b in battles
+            if (_kind(b["name_1"]), _kind(b["name_2"])) == pair]
+    if not rows:
+      continue
+    ours = "; ".join(
+        f"seed {seed}: {_kind(b['winner_name'])} (lenient validity: "
+        f"{_kind(b['winner_ratio_or_difference'])}, battle.py: "
+        f"{_kind(b['winner_name_official'])})" for seed, b in rows)
+    checks.append(dict(
+        claim=f"Table 2: {later.upper()} beats {pair[0].upper()}",
+        paper="GRAN3 and GRAN5 beat GRAN1 on MNIST, CIFAR, LSUN; GRAN5 "
+              "beats GRAN3 on CIFAR, LSUN",
+        ours=ours, agrees=all(_kind(b["winner_name"]) == later
+                              for _, b in rows)))
+  if battles:
+    valid = [b for _, b in battles
+             if abs(b["r_test"] - 1) <= b["test_ratio_tolerance"]]
+    checks.append(dict(
+        claim="Table 2: the validity check r_test ~ 1 holds in every battle",
+        paper="r_test in [0.79, 1.29] in every reported battle",
+        ours=f"{len(valid)} of {len(battles)} battles have |r_test - 1| <= "
+             f"{battles[0][1]['test_ratio_tolerance']}; r_test: " + ", ".join(
+                 fmt(b["r_test"], 2) for _, b in battles),
+        agrees=len(valid) == len(battles)))
+  table3 = {s: row for s, row in results.get("table3", {}).items()
+            if "reference" not in s}
+  if table3:
+    fractions = {(s, j): v["fraction_real"] for s, row in table3.items()
+                 for j, v in row["called_real"].items()}
+    checks.append(dict(
+        claim="Table 3: every GRAN D calls < 50% of non-adversarial images "
+              "real", paper=PAPER_TABLE3,
+        ours=f"largest: {max(fractions.values()):.3f} "
+             f"({max(fractions, key=fractions.get)[1]} on "
+             f"{max(fractions, key=fractions.get)[0]})",
+        agrees=max(fractions.values()) < 0.5))
+    pairs = [(s, j, j.replace("gran1", "gran3")) for s, j in fractions
+             if j.startswith("gran1")]
+    checks.append(dict(
+        claim="Table 3: GRAN3's D is fooled less than GRAN1's (same seed)",
+        paper="0.01 < 0.058 (DVAE), 0.106 < 0.347 (DRAW)",
+        ours="; ".join(f"{s.split(' (')[0]}, seed {g1.split('seed')[1]}: "
+                       f"{fractions[(s, g3)]:.3f} vs {fractions[(s, g1)]:.3f}"
+                       for s, g1, g3 in pairs),
+        agrees=all(fractions[(s, g3)] < fractions[(s, g1)] or
+                   fractions[(s, g3)] == fractions[(s, g1)] == 0
+                   for s, g1, g3 in pairs)))
+  for seed, t4 in results.get("table4", {}).items():
+    steps = sorted(t4["per_steps"], key=int)
+    means = [t4["per_steps"][s]["mean_pixel"] for s in steps]
+    checks.append(dict(
+        claim=f"Table 4, seed {seed}: sampling GRAN5 longer (T' > 5) makes "
+              "brighter samples", paper="'the samples get brighter' (CIFAR)",
+        ours="mean pixel " + ", ".join(f"T'={s}: {m:.3f}"
+                                       for s, m in zip(steps, means)),
+        agrees=all(a < b for a, b in zip(means, means[1:]))))
+    checks.append(dict(
+        claim=f"Table 4, seed {seed}: GAM prefers T' = 7", paper=(
+            "'the winner of the battle was GRAN7' (its own Table 4 rows are "
+            "intransitive)"),
+        ours="; ".join(f"{_kind(b['name_1'])} vs {_kind(b['name_2'])}: "
+                       f"{_kind(b['winner_name'])} (battle.py: "
+                       f"{_kind(b['winner_name_official'])})"
+                       for b in t4["battles"]),
+        agrees=all(_kind(b["winner_name"]).endswith("@7") for b in
+                   t4["battles"] if "@7" in b["name_1"] + b["name_2"])))
+  for key, stats in results.get("canvases", {}).items():
+    if "per_step" in key:
+      continue
+    confidences = [row["mean_top_probability"] for row in stats["per_step"]]
+    checks.append(dict(
+        claim=f"canvases {_kind(key)}: each step adds detail (classifier "
+              "confidence of C_t rises)",
+        paper="Figs. 9-10: the drawing sharpens step by step",
+        ours=", ".join(f"t={i + 1}: {c:.3f}" for i, c in
+                       enumerate(confidences)),
+        agrees=all(a <= b for a, b in zip(confidences, confidences[1:]))))
+  modes = results.get("noise_modes")
+  if modes:
+    shared, per_step = modes["shared"], modes["per_step"]
+    checks.append(dict(
+        claim="per-step noise: more near-duplicate samples than shared",
+        paper="Figs. 11-12: per-step noise gives near-duplicates",
+        ours=f"per-step {per_step['near_duplicate_fraction']:.3f} vs shared "
+             f"{shared['near_duplicate_fraction']:.3f} (test digits "
+             f"{modes['test_digits']['near_duplicate_fraction']:.3f})",
+        agrees=per_step["near_duplicate_fraction"] >
+        shared["near_duplicate_fraction"]))
+    checks.append(dict(
+        claim="per-step noise: covers fewer classes than shared",
+        paper="collapse with long training",
+        ours=f"per-step {per_step['quality']['classes_covered']} vs shared "
+             f"{shared['quality']['classes_covered']} classes",
+        agrees=per_step["quality"]["classes_covered"] <
+        shared["quality"]["classes_covered"]))
+  copies = results.get("copies")
+  if copies:
+    checks.append(dict(
+        claim="nearest neighbours: the samples are not training copies",
+        paper="Figs. 7-8: no training-set copies",
+        ours="; ".join(f"{_kind(n)}: {c['copy_fraction']:.3f} closer to a "
+                       "training digit than any test digit is"
+                       for n, c in copies.items()),
+        agrees=all(c["copy_fraction"] < 0.05 for c in copies.values())))
+  return checks
+
+
+def _table2_section(results: dict) -> list[str]:
+  lines = ["## Table 2: GRAN1 vs GRAN3 vs GRAN5 (GAM)", "",
+           f"{results['settings']['num_samples']} samples a side, the "
+           f"{results['table2_num_test']} test digits; 95% bootstrap "
+           "intervals. 'winner': the default rule (|r_test - 1| <= 0.3 and "
+           "r_sample's interval excludes 1, else tie); 'lenient': also valid "
+           "when the test errors do not differ significantly; 'battle.py': "
+           "the official code's accuracy ratio, never a tie. Paper (MNIST): "
+           "GRAN1 vs GRAN3 r_test 0.79, r_sample 1.75, GRAN3; GRAN1 vs "
+           "GRAN5 0.95, 1.19, GRAN5.", ""]
+  rows = []
+  for seed, table in results["table2"].items():
+    for b in table["battles"]:
+      rows.append([seed, f"{_kind(b['name_1'])} vs {_kind(b['name_2'])}",
+                   f"{b['test_error_1']:.3f} / {b['test_error_2']:.3f}",
+                   f"{b['sample_error_1_on_2']:.3f} / "
+                   f"{b['sample_error_2_on_1']:.3f}",
+                   f"{fmt(b['r_test'], 3)} {_interval(b['r_test_interval'])}",
+                   f"{fmt(b['r_sample'], 3)} "
+                   f"{_interval(b['r_sample_interval'])}",
+                   _kind(b["winner_name"]),
+                   _kind(b["winner_ratio_or_difference"]),
+                   _kind(b["winner_name_official"])])
+  lines += _table(["seed", "battle", "ε test D1 / D2", "ε D1(G2) / D2(G1)",
+                   "r_test [CI]", "r_sample [CI]", "winner", "lenient",
+                   "battle.py"], rows)
+  lines += ["Sample quality (apps.evaluate's classifier) and the D x G "
+            "matrix (fraction of G's samples each D calls real; last column: "
+            "fraction of test digits it calls fake):", ""]
+  rows = []
+  for seed, table in results["table2"].items():
+    for name, q in table["quality"].items():
+      matrix = table["matrix"][name]
+      rows.append([seed, _kind(name), q["classifier_score"],
+                   q["classes_covered"], q["mean_top_probability"],
+                   q["frechet_distance"], q["nearest_train_distance"]] +
+                  [matrix[g] for g in table["quality"]] + [matrix["test"]])
+  real = results["real_test_quality"]
+  rows.append(["-", "test digits", real["classifier_score"],
+               real["classes_covered"], real["mean_top_probability"],
+               real["frechet_distance"], real["nearest_train_distance"]] +
+              ["", "", "", ""])
+  return lines + _table(["seed", "model", "classifier score", "classes",
+                         "mean top prob.", "Fréchet distance",
+                         "L2 to nearest train", "D on G1", "D on G3",
+                         "D on G5", "D on test"], rows)
+
+
+def _table3_section(results: dict) -> list[str]:
+  table = results["table3"]
+  judges = list(next(iter(table.values()))["called_real"])
+  rows = [[source, row["quality"]["classifier_score"],
+           row["quality"]["frechet_distance"]] +
+          [f"{row['called_real'][j]['fraction_real']:.3f} "
+           f"{_interval(row['called_real'][j]['interval'])}" for j in judges]
+          for source, row in table.items()]
+  return (["## Table 3: GRAN discriminators on non-adversarial images", "",
+           "Fraction called real (the paper's 'error'), 95% Wilson "
+           f"intervals. Paper (MNIST): {PAPER_TABLE3}.", ""] +
+          _table(["images", "classifier score", "Fréchet distance"] + judges,
+                 rows))
+
+
+def _table4_section(results: dict) -> list[str]:
+  lines = ["## Table 4: GRAN5 sampled with T' canvas steps", "",
+           "Paper (CIFAR): GRAN5 vs GRAN7 r_test 1.01, r_sample 0.94; GRAN5 "
+           "vs GRAN9 1.09, 1.07; 'brighter' samples, winner GRAN7. One D "
+           "judges both sides, so r_test = 1 by construction.", ""]
+  rows, battles = [], []
+  for seed, t4 in results["table4"].items():
+    for steps, row in t4["per_steps"].items():
+      q = row["quality"]
+      rows.append([seed, steps, row["mean_pixel"], q["classifier_score"],
+                   q["classes_covered"], q["mean_top_probability"],
+                   q["frechet_distance"], row["own_d_real"],
+                   row["gran3_d_real"]])
+    battles += [[seed, f"{_kind(b['name_1'])} vs {_kind(b['name_2'])}",
+                 fmt(b["r_test"], 3), f"{fmt(b['r_sample'], 3)} "
+                 f"{_interval(b['r_sample_interval'])}",
+                 _kind(b["winner_name"]), _kind(b["winner_name_official"])]
+                for b in t4["battles"]]
+  return (lines + _table(["seed", "T'", "mean pixel", "classifier score",
+                          "classes", "mean top prob.", "Fréchet distance",
+                          "own D: real", "GRAN3's D: real"], rows) +
+          _table(["seed", "battle", "r_test", "r_sample [CI]", "winner",
+                  "battle.py"], battles))
+
+
+def _canvas_section(results: dict) -> list[str]:
+  lines = ["## Canvases over t (Figs. 9-10)", "",
+           "Rows = samples, columns = t. ΔC RMS: pre-sigmoid update; change: "
+           "RMS |C_t - C_{t-1}| in [0, 1] pixels (C_0 = grey).", ""]
+  for key, stats in results["canvases"].items():
+    lines += [f"![{key}]({stats['panel']})", ""]
+    lines += _table(["model", "t", "ΔC RMS", "change RMS", "mean pixel",
+                     "mean top prob.", "classes"],
+                    [[_kind(key), r["t"], r["delta_rms"],
+                      r["canvas_change_rms"], r["mean_pixel"],
+                      r["mean_top_probability"], r["classes_covered"]]
+                     for r in stats["per_step"]])
+  return lines
+
+
+def _noise_section(results: dict) -> list[str]:
+  modes = results["noise_modes"]
+  lines = ["## Per-step vs shared noise (Figs. 11-12), and neighbours", "",
+           "Near-duplicate: a sample whose closest other sample is closer "
+           f"than the closest pair of test digits ({modes['threshold']:.3f}, "
+           "L2 in [0, 1] pixels). 'history': the same over the saved "
+           "checkpoints.", ""]
+  rows = []
+  for mode in ("shared", "per_step"):
+    m = modes[mode]
+    rows.append([mode, m["quality"]["classes_covered"],
+                 m["quality"]["classifier_score"],
+                 m["quality"]["frechet_distance"],
+                 m["near_duplicate_fraction"],
+                 m["mean_closest_sample_distance"],
+                 ", ".join(f"{h['step']}: {h['classes_covered']} cl. / "
+                           f"{h['near_duplicate_fraction']:.3f} dup."
+                           for h in m["history"])])
+  rows.append(["test digits", "", "", "",
+               modes["test_digits"]["near_duplicate_fraction"],
+               modes["test_digits"]["mean_closest_sample_distance"], ""])
+  lines += _table(["noise", "classes", "classifier score", "Fréchet distance",
+                   "near-duplicates", "mean closest-sample L2", "history"],
+                  rows)
+  for name, n in results["neighbours"].items():
+    lines += [f"Nearest training digits of {_kind(name)} (`{n['command']}`):"
+              "", "", f"![neighbours {name}]({n['png']})", ""]
+  copies = results.get("copies", {})
+  lines += _table(["model", "copies (closer than any test digit)",
+                   "mean L2 to nearest train"],
+                  [[_kind(n), c["copy_fraction"], c["mean_nearest_train"]]
+                   for n, c in copies.items()])
+  return lines
+
+
+def render_markdown(results: dict, notes: Optional[str] = None) -> str:
+  """report.md: the command, every table, the claims, the disagreements."""
+  wall = results.get("wall_time_s", 0.0)
+  lines = ["# GRAN report: the paper's experiments on digits", "",
+           "Generated by `python -m apps.report gran`; do not edit by hand.",
+           "", "```", results.get("command", ""), "```", "",
+           f"Wall time: {wall:.0f} s ({wall / 60:.1f} min) on "
+           f"{results.get('machine', '?')}; load average at the start "
+           f"{results.get('load_average_start', '?')}, at the end "
+           f"{results.get('load_average_end', '?')}." +
+           (" **Smoke settings: the numbers mean nothing.**"
+            if results.get("smoke") else ""), ""]
+  spans = {n: r.get("training_time_s") for n, r in results["runs"].items()}
+  lines += ["Time per phase: " + ", ".join(
+      f"{k} {v:.0f} s" for k, v in results.get("timings", {}).items()) + ".",
+            "", "## Training", ""]
+  lines += _table(["run", "flagfile", "steps", "batch", "recorded training",
+                   "this run", "command"],
+                  [[n, r.get("flagfile", "given"), r.get("step"),
+                    r.get("batch_size"),
+                    "n/a" if spans[n] is None else f"{spans[n] / 60:.1f} min",
+                    "reused" if r.get("reused") or r.get("given") else
+                    f"{r['train_wall_s'] / 60:.1f} min",
+                    f"`{r.get('train_command', r['workdir'])}`"]
+                   for n, r in results["runs"].items()])
+  lines += _table2_section(results) + _table3_section(results)
+  lines += _table4_section(results) + _canvas_section(results)
+  lines += _noise_section(results)
+  checks = results.get("checks") or paper_checks(results)
+  lines += ["## The paper's observations next to ours", ""]
+  lines += _table(["claim", "paper", "ours", "agrees"],
+                  [[c["claim"], c["paper"], c["ours"],
+                    "yes" if c["agrees"] else "**no**"] for c in checks])
+  lines += ["## Disagreements with the paper", ""]
+  lines += [f"* {c['claim']}: ours {c['ours']}." for c in checks
+            if not c["agrees"]] or ["None: every checked claim agrees."]
+  lines.append("")
+  if notes:
+    lines += [notes.strip(), ""]
+  return "\n".join(lines)
