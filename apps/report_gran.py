@@ -19,7 +19,8 @@ samples, blurred training digits, a pixel GaussianMixture), Table 4 (GRAN5
 sampled with T' = `--sampling_canvas_steps`), the canvas panels and their
 per-step numbers, nearest training images (`apps.evaluate
 --neighbours_png`) and per-step vs shared noise. Writes DIR/report.json,
-DIR/report.md (`apps.report_gran_tables`) and PNGs.
+DIR/report.md (`apps.report_gran_checks`, `apps.report_gran_tables`)
+and PNGs.
 
 `apps.report` owns --output, --workdir_root, --num_steps_scale, --seed,
 --cache_dir, --notes and --smoke and calls `run` here; the flags below are
@@ -307,9 +308,11 @@ def json_safe(value):
 
 def write(results: dict, output: str, notes: Optional[str]) -> None:
   """Adds the checks and writes OUTPUT/report.json and report.md."""
-  from apps import report_gran_tables  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from apps import report_gran_checks
+  from apps import report_gran_tables
   results["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
-  results["checks"] = report_gran_tables.paper_checks(results)
+  results["checks"] = report_gran_checks.paper_checks(results)
   with open(os.path.join(output, "report.json"), "w") as f:
     json.dump(json_safe(results), f, indent=1, allow_nan=False)
   with open(os.path.join(output, "report.md"), "w") as f:

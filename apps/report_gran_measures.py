@@ -125,9 +125,10 @@ def battle(ctx: Context, name_1: str, name_2: str,
 
 
 def table2(ctx: Context, seeds: list[int]) -> dict:
-  """Per seed: the three battles, each model's sample quality and the
-  D x G matrix (fraction of G's samples D calls real; 'test' = fraction
-  of test digits D calls fake)."""
+  """Per seed: the three battles, each model's sample quality, the D x G
+  matrix (fraction of G's samples D calls real; 'test' = fraction of test
+  digits D calls fake) and, with several seeds, 'referees': the fraction of
+  each model's samples the other seeds' discriminators call real."""
   out = {}
   for seed in seeds:
     names = [f"gran{t}_seed{seed}" for t in (1, 3, 5)]
@@ -143,6 +144,13 @@ def table2(ctx: Context, seeds: list[int]) -> dict:
         f"{b['name_1']} vs {b['name_2']}: r_test {b['r_test']:.3g}, "
         f"r_sample {b['r_sample']:.3g}, winner {b['winner_name']}"
         for b in out[str(seed)]["battles"]))
+  for seed in seeds:  # Referees: the other seeds' D, trained against neither.
+    referees = [f"gran{t}_seed{s}" for s in seeds if s != seed
+                for t in (1, 3, 5)]
+    out[str(seed)]["referees"] = {
+        name: {d: float((ctx.logits(d, name, ctx.samples(name)) > 0).mean())
+               for d in referees}
+        for name in out[str(seed)]["quality"]} if referees else {}
   return out
 
 

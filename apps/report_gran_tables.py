@@ -1,8 +1,9 @@
-"""The GRAN report's claims and markdown (`apps.report gran`).
+"""The GRAN report's markdown (`apps.report gran`).
 
-Pure functions of the `report.json` dict that `apps.report_gran` builds:
-`paper_checks` puts each observation of the paper (spec §4) next to ours;
-`render_markdown` writes every table, the checks and the disagreements.
+`render_markdown` turns the `report.json` dict that `apps.report_gran`
+builds (with the checks of `apps.report_gran_checks`) into `report.md`:
+every table, the paper's observations next to ours, the disagreements and
+what was checked about each.
 """
 
 from __future__ import annotations
@@ -10,19 +11,12 @@ from __future__ import annotations
 from typing import Optional
 
 from apps import report_checks
+from apps import report_gran_checks
 
 fmt = report_checks.fmt
-# Paper Table 2 (MNIST rows) and Table 3 (MNIST), quoted in the spec §2.3.
-PAPER_TABLE2_MNIST = {("gran1", "gran3"): (0.79, 1.75, "GRAN3"),
-                      ("gran1", "gran5"): (0.95, 1.19, "GRAN5")}
-PAPER_TABLE3 = "GRAN1 vs DVAE 0.058, GRAN3 vs DVAE 0.01, GRAN1 vs DRAW " \
-               "0.347, GRAN3 vs DRAW 0.106"
-
-
-def _kind(name: str) -> str:
-  """'gran3_seed0' -> 'gran3'; 'gran5_seed1@7' -> 'gran5@7'."""
-  base, _, steps = name.partition("@")
-  return base.split("_seed")[0] + (f"@{steps}" if steps else "")
+_kind = report_gran_checks.kind
+PAPER_TABLE3 = report_gran_checks.PAPER_TABLE3
+paper_checks = report_gran_checks.paper_checks
 
 
 def _table(header, rows) -> list[str]:
@@ -33,121 +27,6 @@ def _table(header, rows) -> list[str]:
 
 def _interval(values) -> str:
   return f"[{fmt(values[0], 3)}, {fmt(values[1], 3)}]"
-
-
-def paper_checks(results: dict) -> list[dict]:
-  """[{claim, paper, ours, agrees}] for every measured observation."""
-  checks = []
-  battles = [(seed, b) for seed, t in results.get("table2", {}).items()
-             for b in t["battles"]]
-  for pair, later in ((("gran1", "gran3"), "gran3"),
-                      (("gran1", "gran5"), "gran5"),
-                      (("gran3", "gran5"), "gran5")):
-    rows = [(seed, b) for seed, b in battles
-            if (_kind(b["name_1"]), _kind(b["name_2"])) == pair]
-    if not rows:
-      continue
-    ours = "; ".join(
-        f"seed {seed}: {_kind(b['winner_name'])} (lenient validity: "
-        f"{_kind(b['winner_ratio_or_difference'])}, battle.py: "
-        f"{_kind(b['winner_name_official'])})" for seed, b in rows)
-    checks.append(dict(
-        claim=f"Table 2: {later.upper()} beats {pair[0].upper()}",
-        paper="GRAN3 and GRAN5 beat GRAN1 on MNIST, CIFAR, LSUN; GRAN5 "
-              "beats GRAN3 on CIFAR, LSUN",
-        ours=ours, agrees=all(_kind(b["winner_name"]) == later
-                              for _, b in rows)))
-  if battles:
-    valid = [b for _, b in battles
-             if abs(b["r_test"] - 1) <= b["test_ratio_tolerance"]]
-    checks.append(dict(
-        claim="Table 2: the validity check r_test ~ 1 holds in every battle",
-        paper="r_test in [0.79, 1.29] in every reported battle",
-        ours=f"{len(valid)} of {len(battles)} battles have |r_test - 1| <= "
-             f"{battles[0][1]['test_ratio_tolerance']}; r_test: " + ", ".join(
-                 fmt(b["r_test"], 2) for _, b in battles),
-        agrees=len(valid) == len(battles)))
-  table3 = {s: row for s, row in results.get("table3", {}).items()
-            if "reference" not in s}
-  if table3:
-    fractions = {(s, j): v["fraction_real"] for s, row in table3.items()
-                 for j, v in row["called_real"].items()}
-    checks.append(dict(
-        claim="Table 3: every GRAN D calls < 50% of non-adversarial images "
-              "real", paper=PAPER_TABLE3,
-        ours=f"largest: {max(fractions.values()):.3f} "
-             f"({max(fractions, key=fractions.get)[1]} on "
-             f"{max(fractions, key=fractions.get)[0]})",
-        agrees=max(fractions.values()) < 0.5))
-    pairs = [(s, j, j.replace("gran1", "gran3")) for s, j in fractions
-             if j.startswith("gran1")]
-    checks.append(dict(
-        claim="Table 3: GRAN3's D is fooled less than GRAN1's (same seed)",
-        paper="0.01 < 0.058 (DVAE), 0.106 < 0.347 (DRAW)",
-        ours="; ".join(f"{s.split(' (')[0]}, seed {g1.split('seed')[1]}: "
-                       f"{fractions[(s, g3)]:.3f} vs {fractions[(s, g1)]:.3f}"
-                       for s, g1, g3 in pairs),
-        agrees=all(fractions[(s, g3)] < fractions[(s, g1)] or
-                   fractions[(s, g3)] == fractions[(s, g1)] == 0
-                   for s, g1, g3 in pairs)))
-  for seed, t4 in results.get("table4", {}).items():
-    steps = sorted(t4["per_steps"], key=int)
-    means = [t4["per_steps"][s]["mean_pixel"] for s in steps]
-    checks.append(dict(
-        claim=f"Table 4, seed {seed}: sampling GRAN5 longer (T' > 5) makes "
-              "brighter samples", paper="'the samples get brighter' (CIFAR)",
-        ours="mean pixel " + ", ".join(f"T'={s}: {m:.3f}"
-                                       for s, m in zip(steps, means)),
-        agrees=all(a < b for a, b in zip(means, means[1:]))))
-    checks.append(dict(
-        claim=f"Table 4, seed {seed}: GAM prefers T' = 7", paper=(
-            "'the winner of the battle was GRAN7' (its own Table 4 rows are "
-            "intransitive)"),
-        ours="; ".join(f"{_kind(b['name_1'])} vs {_kind(b['name_2'])}: "
-                       f"{_kind(b['winner_name'])} (battle.py: "
-                       f"{_kind(b['winner_name_official'])})"
-                       for b in t4["battles"]),
-        agrees=all(_kind(b["winner_name"]).endswith("@7") for b in
-                   t4["battles"] if "@7" in b["name_1"] + b["name_2"])))
-  for key, stats in results.get("canvases", {}).items():
-    if "per_step" in key:
-      continue
-    confidences = [row["mean_top_probability"] for row in stats["per_step"]]
-    checks.append(dict(
-        claim=f"canvases {_kind(key)}: each step adds detail (classifier "
-              "confidence of C_t rises)",
-        paper="Figs. 9-10: the drawing sharpens step by step",
-        ours=", ".join(f"t={i + 1}: {c:.3f}" for i, c in
-                       enumerate(confidences)),
-        agrees=all(a <= b for a, b in zip(confidences, confidences[1:]))))
-  modes = results.get("noise_modes")
-  if modes:
-    shared, per_step = modes["shared"], modes["per_step"]
-    checks.append(dict(
-        claim="per-step noise: more near-duplicate samples than shared",
-        paper="Figs. 11-12: per-step noise gives near-duplicates",
-        ours=f"per-step {per_step['near_duplicate_fraction']:.3f} vs shared "
-             f"{shared['near_duplicate_fraction']:.3f} (test digits "
-             f"{modes['test_digits']['near_duplicate_fraction']:.3f})",
-        agrees=per_step["near_duplicate_fraction"] >
-        shared["near_duplicate_fraction"]))
-    checks.append(dict(
-        claim="per-step noise: covers fewer classes than shared",
-        paper="collapse with long training",
-        ours=f"per-step {per_step['quality']['classes_covered']} vs shared "
-             f"{shared['quality']['classes_covered']} classes",
-        agrees=per_step["quality"]["classes_covered"] <
-        shared["quality"]["classes_covered"]))
-  copies = results.get("copies")
-  if copies:
-    checks.append(dict(
-        claim="nearest neighbours: the samples are not training copies",
-        paper="Figs. 7-8: no training-set copies",
-        ours="; ".join(f"{_kind(n)}: {c['copy_fraction']:.3f} closer to a "
-                       "training digit than any test digit is"
-                       for n, c in copies.items()),
-        agrees=all(c["copy_fraction"] < 0.05 for c in copies.values())))
-  return checks
 
 
 def _table2_section(results: dict) -> list[str]:
@@ -187,6 +66,16 @@ def _table2_section(results: dict) -> list[str]:
                    q["classes_covered"], q["mean_top_probability"],
                    q["frechet_distance"], q["nearest_train_distance"]] +
                   [matrix[g] for g in table["quality"]] + [matrix["test"]])
+  referees = {n: r for t in results["table2"].values()
+              for n, r in t.get("referees", {}).items()}
+  if referees:
+    judges = list(next(iter(referees.values())))
+    lines += ["Referees: the fraction of each model's samples that the "
+              "other seed's discriminators (trained against neither "
+              "generator) call real:", ""]
+    lines += _table(["model"] + [f"D of {j}" for j in judges],
+                    [[n] + [r.get(j, "") for j in judges]
+                     for n, r in referees.items()])
   real = results["real_test_quality"]
   rows.append(["-", "test digits", real["classifier_score"],
                real["classes_covered"], real["mean_top_probability"],
@@ -316,14 +205,19 @@ def render_markdown(results: dict, notes: Optional[str] = None) -> str:
   lines += _table2_section(results) + _table3_section(results)
   lines += _table4_section(results) + _canvas_section(results)
   lines += _noise_section(results)
-  checks = results.get("checks") or paper_checks(results)
+  checks = results.get("checks") or report_gran_checks.paper_checks(
+      results)
   lines += ["## The paper's observations next to ours", ""]
   lines += _table(["claim", "paper", "ours", "agrees"],
                   [[c["claim"], c["paper"], c["ours"],
                     "yes" if c["agrees"] else "**no**"] for c in checks])
   lines += ["## Disagreements with the paper", ""]
-  lines += [f"* {c['claim']}: ours {c['ours']}." for c in checks
-            if not c["agrees"]] or ["None: every checked claim agrees."]
+  disagreements = [c for c in checks if not c["agrees"]]
+  for c in disagreements:
+    lines.append(f"* {c['claim']}: ours {c['ours']}.")
+    lines += [f"  * Checked: {line}" for line in report_gran_checks.investigation(c, results)]
+  if not disagreements:
+    lines.append("None: every checked claim agrees.")
   lines.append("")
   if notes:
     lines += [notes.strip(), ""]
