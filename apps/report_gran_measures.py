@@ -144,6 +144,8 @@ def table2(ctx: Context, seeds: list[int]) -> dict:
         f"{b['name_1']} vs {b['name_2']}: r_test {b['r_test']:.3g}, "
         f"r_sample {b['r_sample']:.3g}, winner {b['winner_name']}"
         for b in out[str(seed)]["battles"]))
+  out[str(seeds[0])]["history"] = {
+      n: checkpoint_history(ctx, n) for n in out[str(seeds[0])]["quality"]}
   for seed in seeds:  # Referees: the other seeds' D, trained against neither.
     referees = [f"gran{t}_seed{s}" for s in seeds if s != seed
                 for t in (1, 3, 5)]
@@ -276,7 +278,8 @@ def near_duplicates(images: np.ndarray, threshold: float) -> dict:
 
 def checkpoint_history(ctx: Context, name: str) -> list[dict]:
   """Per saved checkpoint of run `name`: classes covered, classifier score
-  and near-duplicate fraction of its samples (late collapse?)."""
+  and near-duplicate fraction of its samples (late collapse?), and its D's
+  fraction of test digits called fake and of its own samples called real."""
   # pylint: disable=g-import-not-at-top
   from tfgen.train import checkpoints
   from tfgen.train import workdir as workdir_lib
@@ -287,10 +290,16 @@ def checkpoint_history(ctx: Context, name: str) -> list[dict]:
     model = workdir_lib.build_model(config)
     checkpoint = checkpoints.make_checkpoint(model.checkpoint_objects())
     checkpoints.restore_path(checkpoint, path, expect_optimizer=False)
-    ctx.models[f"{name}#{checkpoint.step.numpy()}"] = model
-    images = ctx.samples(f"{name}#{checkpoint.step.numpy()}")
+    key = f"{name}#{checkpoint.step.numpy()}"
+    if key not in ctx.models:
+      ctx.models[key] = model
+    images = ctx.samples(key)
     quality = ctx.quality(images)
     rows.append(dict(step=int(checkpoint.step.numpy()),
+                     d_test_error=float((ctx.logits(
+                         key, "test", ctx.test_images) <= 0).mean()),
+                     d_own_real=float((ctx.logits(key, key, images) > 0)
+                                      .mean()),
                      classes_covered=quality["classes_covered"],
                      classifier_score=quality["classifier_score"],
                      **near_duplicates(images, threshold)))

@@ -76,6 +76,18 @@ def _table2_section(results: dict) -> list[str]:
     lines += _table(["model"] + [f"D of {j}" for j in judges],
                     [[n] + [r.get(j, "") for j in judges]
                      for n, r in referees.items()])
+  history = next(iter(results["table2"].values())).get("history", {})
+  if history:
+    lines += ["Over training (first seed, every saved checkpoint): the D's "
+              "fraction of test digits called fake and of its own "
+              "generator's samples called real, and the samples' classifier "
+              "score:", ""]
+    lines += _table(["model", "step", "D: test called fake",
+                     "D: own samples called real", "classifier score",
+                     "classes"],
+                    [[_kind(n), h["step"], h["d_test_error"], h["d_own_real"],
+                      h["classifier_score"], h["classes_covered"]]
+                     for n, rows in history.items() for h in rows])
   real = results["real_test_quality"]
   rows.append(["-", "test digits", real["classifier_score"],
                real["classes_covered"], real["mean_top_probability"],

@@ -64,6 +64,11 @@ def test_smoke_report_writes_every_table_from_the_runs(report):
     assert b["num_samples_1"] == b["num_samples_2"] == 40
     assert b["winner_name"] in (b["name_1"], b["name_2"], "tie")
     assert 0 <= b["test_error_1"] <= 1 and 0 <= b["sample_error_1_on_2"] <= 1
+  history = results["table2"]["0"]["history"]
+  assert set(history) == {f"{k}_seed0" for k in KINDS}
+  assert all(rows[-1]["step"] == 2 and 0 <= rows[-1]["d_test_error"] <= 1
+             for rows in history.values())
+  assert results["table2"]["0"]["referees"] == {}  # One seed: no referee.
   table3 = results["table3"]
   assert any(s.startswith("multigrid") for s in table3)
   assert any(s.startswith("blurred") for s in table3)
