@@ -74,6 +74,7 @@ def paper_checks(results: dict) -> list[dict]:
     pairs = [(s, j, j.replace("gran1", "gran3")) for s, j in fractions
              if j.startswith("gran1")]
     checks.append(dict(
+        topic="table3_order",
         claim="Table 3: GRAN3's D is fooled less than GRAN1's (same seed)",
         paper="0.01 < 0.058 (DVAE), 0.106 < 0.347 (DRAW)",
         ours="; ".join(f"{s.split(' (')[0]}, seed {g1.split('seed')[1]}: "
@@ -192,6 +193,18 @@ def investigation(check: dict, results: dict) -> list[str]:
              "blurred" in k) >= 0.5:
         lines.append(f"{judge} calls real: " + ", ".join(
             f"{k} {v:.3f}" for k, v in fooled.items()) + ".")
+  elif topic == "table3_order":
+    table = results["table3"]
+    test = table["test digits (reference)"]["called_real"]
+    lines.append("each D's own acceptance of real test digits: " + ", ".join(
+        f"{j} {v['fraction_real']:.3f}" for j, v in test.items()) +
+                 "; a D that rejects many real digits also rejects other "
+                 "images, so divided by it:")
+    for source, row in table.items():
+      if "reference" not in source:
+        lines.append(f"{source.split(' (')[0]}: " + ", ".join(
+            f"{j} {v['fraction_real'] / max(test[j]['fraction_real'], 1e-9):.3f}"
+            for j, v in row["called_real"].items()) + ".")
   elif topic == "brightness":
     per_steps = results["table4"][check["seed"]]["per_steps"]
     lines.append("mean top-class probability by T': " + ", ".join(

@@ -66,16 +66,24 @@ def _table2_section(results: dict) -> list[str]:
                    q["classes_covered"], q["mean_top_probability"],
                    q["frechet_distance"], q["nearest_train_distance"]] +
                   [matrix[g] for g in table["quality"]] + [matrix["test"]])
-  referees = {n: r for t in results["table2"].values()
-              for n, r in t.get("referees", {}).items()}
-  if referees:
-    judges = list(next(iter(referees.values())))
-    lines += ["Referees: the fraction of each model's samples that the "
-              "other seed's discriminators (trained against neither "
-              "generator) call real:", ""]
-    lines += _table(["model"] + [f"D of {j}" for j in judges],
-                    [[n] + [r.get(j, "") for j in judges]
-                     for n, r in referees.items()])
+  real = results["real_test_quality"]
+  rows.append(["-", "test digits", real["classifier_score"],
+               real["classes_covered"], real["mean_top_probability"],
+               real["frechet_distance"], real["nearest_train_distance"]] +
+              ["", "", "", ""])
+  lines += _table(["seed", "model", "classifier score", "classes",
+                   "mean top prob.", "Fréchet distance", "L2 to nearest train",
+                   "D on G1", "D on G3", "D on G5", "D on test"], rows)
+  rows = [[_kind(n) + f" (seed {n.split('_seed')[1]})",
+           sum(r.values()) / len(r),
+           ", ".join(f"{_kind(j)}: {v:.3f}" for j, v in r.items())]
+          for t in results["table2"].values()
+          for n, r in t.get("referees", {}).items()]
+  if rows:
+    lines += ["Referees: the fraction of each model's samples that the other "
+              "seed's discriminators (trained against neither generator) "
+              "call real:", ""]
+    lines += _table(["model", "mean", "each referee D"], rows)
   history = next(iter(results["table2"].values())).get("history", {})
   if history:
     lines += ["Over training (first seed, every saved checkpoint): the D's "
@@ -88,15 +96,7 @@ def _table2_section(results: dict) -> list[str]:
                     [[_kind(n), h["step"], h["d_test_error"], h["d_own_real"],
                       h["classifier_score"], h["classes_covered"]]
                      for n, rows in history.items() for h in rows])
-  real = results["real_test_quality"]
-  rows.append(["-", "test digits", real["classifier_score"],
-               real["classes_covered"], real["mean_top_probability"],
-               real["frechet_distance"], real["nearest_train_distance"]] +
-              ["", "", "", ""])
-  return lines + _table(["seed", "model", "classifier score", "classes",
-                         "mean top prob.", "Fréchet distance",
-                         "L2 to nearest train", "D on G1", "D on G3",
-                         "D on G5", "D on test"], rows)
+  return lines
 
 
 def _table3_section(results: dict) -> list[str]:
@@ -157,10 +157,12 @@ def _canvas_section(results: dict) -> list[str]:
 def _noise_section(results: dict) -> list[str]:
   modes = results["noise_modes"]
   lines = ["## Per-step vs shared noise (Figs. 11-12), and neighbours", "",
-           "Near-duplicate: a sample whose closest other sample is closer "
-           f"than the closest pair of test digits ({modes['threshold']:.3f}, "
-           "L2 in [0, 1] pixels). 'history': the same over the saved "
-           "checkpoints.", ""]
+           "Near-duplicate: among as many samples as there are test digits "
+           f"({modes['test_digits']['num_images']}), one whose closest other "
+           f"sample is within {modes['threshold']:.3f} (L2 in [0, 1] "
+           "pixels: the 5th percentile of the test digits' closest-other "
+           "distances, so ~5% of test digits count). 'history': the same "
+           "over the saved checkpoints.", ""]
   rows = []
   for mode in ("shared", "per_step"):
     m = modes[mode]
