@@ -116,11 +116,13 @@ def check_flags() -> dict:
                          "give Table 3's multigrid samples; pass one.")
   if MULTIGRID_WORKDIR.value:
     check_multigrid_workdir(MULTIGRID_WORKDIR.value)
-  if MULTIGRID_SAMPLES.value and not os.path.isfile(MULTIGRID_SAMPLES.value):
-    raise app.UsageError(
-        f"--multigrid_samples={MULTIGRID_SAMPLES.value!r} does not exist; "
-        "pass an apps.sample .npz of a multigrid workdir (python -m "
-        "apps.sample --workdir=WD --output=S.npz), or drop the flag.")
+  if MULTIGRID_SAMPLES.value:
+    if not os.path.isfile(MULTIGRID_SAMPLES.value):
+      raise app.UsageError(
+          f"--multigrid_samples={MULTIGRID_SAMPLES.value!r} does not exist; "
+          "pass an apps.sample .npz of a multigrid workdir (python -m "
+          "apps.sample --workdir=WD --output=S.npz), or drop the flag.")
+    read_multigrid_samples(MULTIGRID_SAMPLES.value)  # Refused before training.
   return dict(sampling_canvas_steps=canvas_steps, seeds=seeds)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import zlib
 from typing import Callable, Optional
 
@@ -261,7 +262,7 @@ def canvas_statistics(ctx: Context, name: str, steps: Optional[int],
         mean_top_probability=sample_quality.mean_top_probability(probs),
         classes_covered=sample_quality.classes_covered(probs)))
     previous = canvas
-  return {"steps": steps, "panel": panel_path.rsplit("/", 1)[-1],
+  return {"steps": steps, "panel": os.path.basename(panel_path),
           "per_step": rows}
 
 
@@ -360,7 +361,6 @@ def measure_everything(ctx: Context, seeds: list[int], canvas_steps: list[int],
                        multigrid_images: Optional[np.ndarray],
                        lap: Callable[[str], None]) -> dict:
   """Every table of the report; `lap(phase)` records each phase's time."""
-  import os  # pylint: disable=g-import-not-at-top
   from tfgen.metrics import sample_quality  # pylint: disable=g-import-not-at-top
   results = {"real_test_quality": sample_quality.evaluate_real_images(
       ctx.test_images, ctx.bundle, ctx.train_images),

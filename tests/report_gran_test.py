@@ -134,6 +134,17 @@ def test_bad_arguments_exit_1_naming_the_flag(args, expected, tmp_path):
   assert not os.listdir(tmp_path)  # Refused before anything is written.
 
 
+def test_multigrid_samples_of_another_shape_are_refused(tmp_path):
+  samples = str(tmp_path / "small.npz")
+  np.savez(samples, images=np.zeros((4, 8, 8, 1), np.float32))
+  result = run("gran", f"--output={tmp_path / 'out'}",
+               f"--multigrid_samples={samples}")
+  assert result.returncode == 1
+  assert "holds images of shape (4, 8, 8, 1); the GRANs make" in (
+      result.stderr), result.stderr[-2000:]
+  assert not os.path.exists(tmp_path / "out")
+
+
 def test_a_workdir_of_another_family_is_refused(tmp_path):
   workdir = tmp_path / "gran_run"
   workdir.mkdir()
