@@ -1,6 +1,7 @@
 r"""Every experiment of the multigrid paper on digits, as one report.
 
     python -m apps.report multigrid --output=DIR [--workdir_root=DIR/workdirs]
+    python -m apps.report gran --output=DIR    # the GRAN paper: apps.report_gran
 
 Trains (or reuses, when already trained with the same settings) one workdir
 per method with its flagfile (`apps/configs/{multigrid,single_grid,cd1,
@@ -31,12 +32,13 @@ import math
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 
 from apps import common
 from apps import report_checks
+from apps import report_common
+from apps import report_gran
 from apps import report_ppgn
 from apps import report_ppgn_tables
 from apps import report_tables
@@ -66,9 +68,8 @@ NOTES = flags.DEFINE_string("notes", None, "Markdown file appended to the "
 SMOKE = flags.DEFINE_bool("smoke", False, "Tiny settings everywhere, to test "
                           "the pipeline; the numbers mean nothing.")
 
-EXPERIMENTS = ("multigrid", "ppgn")
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                          "configs")
+EXPERIMENTS = ("multigrid", "gran", "ppgn")
+CONFIG_DIR = report_common.CONFIG_DIR
 FLAGFILES = {"multigrid": "multigrid_digits.cfg",
              "single_grid": "single_grid_digits.cfg",
              "cd1": "cd1_digits.cfg",
@@ -84,80 +85,23 @@ SMOKE_SIZES = dict(num_samples=20, num_inpaint_images=12, num_chains=12,
 PANEL_ROWS = 8
 
 
-def log(message: str) -> None:
-  print(f"[report {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def flagfile_value(path: str, name: str):
-  """The last `--name=value` of a flagfile (None when absent)."""
-  value = None
-  with open(path) as f:
-    for line in f:
-      line = line.strip()
-      if line.startswith(f"--{name}="):
-        value = line.split("=", 1)[1]
-  return value
+log = report_common.log
+flagfile_value = report_common.flagfile_value
+training_time_span = report_common.training_time_span
 
 
 def train(method: str, workdir: str, log_path: str, flagfile: str = None,
           smoke_flags=None, extra_flags=()) -> dict:
   """Runs apps.train for `method` (a no-op when already trained)."""
   flagfile = os.path.join(CONFIG_DIR, flagfile or FLAGFILES[method])
-  if not os.path.isfile(flagfile):
-    raise app.UsageError(f"The flagfile of method {method!r}, {flagfile!r}, "
-                         "does not exist.")
-  args = [f"--flagfile={flagfile}", f"--workdir={workdir}"]
+  args = []
   if SMOKE.value:
     args += SMOKE_TRAIN_FLAGS if smoke_flags is None else list(smoke_flags)
-  elif NUM_STEPS_SCALE.value != 1.0:
+  elif NUM_STEPS_SCALE.value != 1.0 and os.path.isfile(flagfile):
     steps = int(flagfile_value(flagfile, "num_steps") or 4000)
     args.append(f"--num_steps={max(1, round(steps * NUM_STEPS_SCALE.value))}")
   args += list(extra_flags)
-  command = [sys.executable, "-m", "apps.train", *args]
-  log(f"{method}: {' '.join(shlex.quote(a) for a in command[1:])} "
-      f"(log: {log_path})")
-  start = time.time()
-  with open(log_path, "w") as out:
-    result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT,
-                            text=True, check=False)
-  wall = time.time() - start
-  with open(log_path) as f:
-    text = f.read()
-  tail = text[-3000:]
-  if result.returncode != 0:
-    raise app.UsageError(
-        f"Training method {method!r} in {workdir!r} failed (exit "
-        f"{result.returncode}); the end of {log_path}:\n{tail}\nIf the "
-        "workdir holds a run with other settings, pass another "
-        "--workdir_root or delete it.")
-  return dict(flagfile=os.path.relpath(flagfile, os.path.dirname(CONFIG_DIR)),
-              workdir=workdir, train_wall_s=wall,
-              reused="Already trained to step" in text,
-              train_command="python -m apps.train " + " ".join(args))
-
-
-def training_time_span(workdir: str):
-  """Seconds of training recorded in WORKDIR/summaries (None if none).
-
-  Per TensorBoard event file (one per apps.train run; a resumed run adds
-  one), the time from its first to its last event, summed: the training
-  time of the workdir even when this report reused it.
-  """
-  # pylint: disable=g-import-not-at-top
-  import glob
-  import tensorflow as tf
-  total, found = 0.0, False
-  pattern = os.path.join(workdir, "summaries", "events.out.tfevents.*")
-  for path in sorted(glob.glob(pattern)):
-    times = []
-    try:
-      for event in tf.compat.v1.train.summary_iterator(path):
-        times.append(event.wall_time)
-    except tf.errors.DataLossError:
-      pass  # A file cut short by a killed run: keep what was read.
-    if len(times) > 1:
-      total, found = total + max(times) - min(times), True
-  return total if found else None
+  return report_common.run_training(method, flagfile, workdir, log_path, args)
 
 
 def method_info(model, config, step, trained: dict) -> dict:
@@ -372,20 +316,30 @@ def main(argv):
       raise app.UsageError(f"--notes={NOTES.value!r} does not exist.")
     with open(NOTES.value) as f:
       notes = f.read()
+  if argv[1] == "gran":
+    report_gran.check_flags()
   output = OUTPUT.value
   workdir_root = WORKDIR_ROOT.value or os.path.join(output, "workdirs")
   os.makedirs(workdir_root, exist_ok=True)
   start = time.time()
-  tables = report_ppgn_tables if argv[1] == "ppgn" else None
-  results = report_ppgn.from_flags(output, workdir_root, train,
-                                   training_time_span, log) if tables else (
-                                       run_report(output, workdir_root))
+  if argv[1] == "gran":
+    results = report_gran.run(output, workdir_root, SMOKE.value, SEED.value,
+                              CACHE_DIR.value, NUM_STEPS_SCALE.value)
+  elif argv[1] == "ppgn":
+    results = report_ppgn.from_flags(output, workdir_root, train,
+                                     training_time_span, log)
+  else:
+    results = run_report(output, workdir_root)
   results["wall_time_s"] = time.time() - start
   results["command"] = "python -m apps.report " + " ".join(
       shlex.quote(a) for a in sys.argv[1:])
   results["machine"] = (f"{platform.machine()} {os.cpu_count()} CPUs, "
                         f"{platform.platform()}")
   results["smoke"] = SMOKE.value
+  if argv[1] == "gran":
+    report_gran.write(results, output, notes)
+    return
+  tables = report_ppgn_tables if argv[1] == "ppgn" else None
   results["checks"] = (tables or report_checks).paper_checks(results)
   with open(os.path.join(output, "report.json"), "w") as f:
     json.dump(results, f, indent=1)
