@@ -18,6 +18,14 @@ import time
 from typing import Optional, Sequence
 
 from absl import app
+from absl import flags
+
+# Shared by the reports that use a trained multigrid model.
+MULTIGRID_WORKDIR = flags.DEFINE_string(
+    "multigrid_workdir", None, "A trained multigrid workdir (apps/configs/"
+    "multigrid_digits.cfg). gran: Table 3 judges its samples (default: train "
+    "one); ppgn: its inpainter runs on the PPGN report's masks (default: the "
+    "scores in docs/report/report.json, which used the same masks).")
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                           "configs")

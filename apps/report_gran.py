@@ -53,9 +53,7 @@ NUM_BATTLE_SAMPLES = flags.DEFINE_integer(
 SAMPLING_CANVAS_STEPS = flags.DEFINE_list(
     "sampling_canvas_steps", ["5", "7", "9"], "Table 4: the canvas steps T' "
     "GRAN5 is sampled with.")
-MULTIGRID_WORKDIR = flags.DEFINE_string(
-    "multigrid_workdir", None, "Table 3: a trained multigrid workdir whose "
-    "samples the GRAN discriminators judge (default: train one).")
+MULTIGRID_WORKDIR = report_common.MULTIGRID_WORKDIR
 MULTIGRID_SAMPLES = flags.DEFINE_string(
     "multigrid_samples", None, "Table 3: an apps.sample .npz of multigrid "
     "samples (`images` in [0, 1]) instead of a workdir.")

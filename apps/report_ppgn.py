@@ -37,12 +37,10 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from apps import report_common
 from apps import report_ppgn_phases as phases
 
-MULTIGRID_WORKDIR = flags.DEFINE_string(
-    "multigrid_workdir", None, "apps.report ppgn only: a trained multigrid "
-    "workdir whose inpainter runs on the PPGN report's masks (default: its "
-    "scores in docs/report/report.json when that run used the same masks).")
+MULTIGRID_WORKDIR = report_common.MULTIGRID_WORKDIR
 
 WORKDIRS = {"ppgn": "ppgn_digits.cfg", "joint": "ppgn_joint_digits.cfg"}
 # Treatment -> (workdir, sampler prior). Every treatment samples with its
