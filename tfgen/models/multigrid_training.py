@@ -168,7 +168,10 @@ class MultigridTraining:
       total = tf.add_n(losses) / num_replicas
       # Loss-scaled under mixed_float16 (1 otherwise); apply_gradients of the
       # LossScaleOptimizer unscales, the metrics below are unscaled here.
-      loss_scale = self.optimizer.scale_loss(tf.constant(1.0))
+      # (An uncompiled model, e.g. gradients for analysis, has no optimizer.)
+      optimizer = getattr(self, "optimizer", None)
+      loss_scale = (optimizer.scale_loss(tf.constant(1.0))
+                    if optimizer is not None else tf.constant(1.0))
       total = total * loss_scale
     variables = [net.trainable_variables for net in self.energy_nets]
     grads = tape.gradient(total, variables)
