@@ -109,7 +109,7 @@ def inpainting(model, scorer, sizes, seed, output, multigrid_workdir,
     row, filled = {}, {}
     for name, weight in settings.items():
       fill = tf.function(lambda x, m, p, y, w=weight: model.inpaint_from_seeds(
-          x, m, p, class_ids=y, num_steps=sizes["inpaint_steps"],
+          x, m, p, labels=y, num_steps=sizes["inpaint_steps"],
           sampler=dict(INPAINT_SAMPLER, context_weight=w))[-1])
       filled[name] = _to01(fill(tf.constant(images), tf.constant(masks),
                                 pairs, tf.constant(classes, tf.int32)))
