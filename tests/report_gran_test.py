@@ -3,30 +3,20 @@
 import json
 import math
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import support
+
 KINDS = ("gran1", "gran3", "gran5")
 
 
 def run(*args):
-  return subprocess.run([sys.executable, "-m", "apps.report", *args],
-                        cwd=REPO, capture_output=True, text=True, timeout=900)
+  return support.run_report(*args, timeout=900)
 
 
-def _numbers(value):
-  if isinstance(value, dict):
-    for item in value.values():
-      yield from _numbers(item)
-  elif isinstance(value, list):
-    for item in value:
-      yield from _numbers(item)
-  elif isinstance(value, (int, float)) and not isinstance(value, bool):
-    yield value
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +92,9 @@ def test_smoke_report_writes_every_table_from_the_runs(report):
         "command"]
   assert results["checks"] and all(isinstance(c["agrees"], bool)
                                    for c in results["checks"])
-  numbers = list(_numbers({k: results[k] for k in (
-      "table2", "table3", "table4", "canvases", "noise_modes", "copies")}))
+  numbers = list(support.json_numbers({k: results[k] for k in (
+      "table2", "table3", "table4", "canvases", "noise_modes", "copies")},
+      kinds=(int, float)))
   assert numbers and all(math.isfinite(v) for v in numbers)
   assert results["wall_time_s"] > 0 and results["smoke"] is True
   with open(os.path.join(report, "report.md")) as f:

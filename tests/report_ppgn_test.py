@@ -9,33 +9,23 @@ usage errors.
 import json
 import math
 import os
-import subprocess
 import sys
 
 import pytest
 
+import support
+
 from apps import report_ppgn_tables
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TREATMENTS = ("dgn_am", "ppgn_x", "ppgn_h", "joint_ppgn_h",
               "noiseless_joint_ppgn_h")
 SMOKE_MASKS = ("square",)     # the full run adds doodle and pepper_salt
 
 
 def run(*args):
-  return subprocess.run([sys.executable, "-m", "apps.report", *args],
-                        cwd=REPO, capture_output=True, text=True, timeout=1800)
+  return support.run_report(*args, timeout=1800)
 
 
-def _numbers(value):
-  if isinstance(value, dict):
-    for item in value.values():
-      yield from _numbers(item)
-  elif isinstance(value, list):
-    for item in value:
-      yield from _numbers(item)
-  elif isinstance(value, float):
-    yield value
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +84,7 @@ def test_smoke_report_scores_every_treatment(report):
   assert set(results["inpainting"]["masks"]) == set(SMOKE_MASKS)
   for row in results["inpainting"]["masks"].values():
     assert {"ppgn_clamp_only", "ppgn_context", "diffusion_fill"} <= set(row)
-  numbers = list(_numbers({k: results[k] for k in (
+  numbers = list(support.json_numbers({k: results[k] for k in (
       "treatments", "epsilon3_sweep", "robustness", "memorisation",
       "inpainting")}))
   assert numbers and all(math.isfinite(v) for v in numbers)

@@ -3,30 +3,20 @@
 import json
 import math
 import os
-import subprocess
 import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import support
+
 METHODS = ("multigrid", "single_grid", "cd1", "persistent_cd")
 MASKS = ("square", "doodle", "pepper_salt")
 
 
 def run(*args):
-  return subprocess.run([sys.executable, "-m", "apps.report", *args],
-                        cwd=REPO, capture_output=True, text=True, timeout=900)
+  return support.run_report(*args, timeout=900)
 
 
-def _finite_numbers(value):
-  if isinstance(value, dict):
-    for item in value.values():
-      yield from _finite_numbers(item)
-  elif isinstance(value, list):
-    for item in value:
-      yield from _finite_numbers(item)
-  elif isinstance(value, float):
-    yield value
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +50,7 @@ def test_smoke_report_writes_every_table_with_finite_values(report):
   assert results["checks"] and results["wall_time_s"] > 0
   assert set(results["gradient_norms"]) == {"4", "16"}
   assert os.path.exists(os.path.join(report, "gradient_norms_multigrid.png"))
-  numbers = [v for v in _finite_numbers(
+  numbers = [v for v in support.json_numbers(
       {k: results[k] for k in ("synthesis", "inpainting", "scores",
                                "inpainting_reference", "features")})]
   assert numbers and all(math.isfinite(v) for v in numbers)

@@ -61,6 +61,25 @@ def run_module(module: str, *args: str, timeout: float = 240,
                         env=env)
 
 
+def run_report(*args: str, timeout: float = 900
+               ) -> subprocess.CompletedProcess:
+  """`python -m apps.report args...` (the report tests' one entry point)."""
+  return run_module("apps.report", *args, timeout=timeout)
+
+
+def json_numbers(value, kinds=(float,)):
+  """Every number of `kinds` in a JSON-like value (dicts, lists), depth
+  first; bools are never numbers."""
+  if isinstance(value, dict):
+    for item in value.values():
+      yield from json_numbers(item, kinds)
+  elif isinstance(value, list):
+    for item in value:
+      yield from json_numbers(item, kinds)
+  elif isinstance(value, kinds) and not isinstance(value, bool):
+    yield value
+
+
 def train_tiny_workdir(path: str, *extra_flags: str,
                        num_steps: int = 2) -> str:
   """Trains the tiny multigrid model into `path` with `apps.train`."""
