@@ -335,18 +335,18 @@ def main(argv):
   scores = sample_quality.evaluate_images(images, bundle, test_images,
                                           train_images)
   from tfgen.metrics import diversity
+  probabilities = bundle.probabilities(images)
   if labels is not None:
     try:
       scores["class_accuracy"] = sample_quality.per_class_accuracy(
-          bundle.probabilities(images), labels)
+          probabilities, labels)
       scores["within_class_diversity"] = diversity.within_class_diversity(
           images, labels, test_images, test_labels)
     except ValueError as error:
       raise app.UsageError(f"labels of {where}: {error}") from error
   else:  # Unconditional samples: grouped by the classifier's top class.
     scores["within_class_diversity"] = diversity.within_class_diversity(
-        images, np.argmax(bundle.probabilities(images), axis=1),
-        test_images, test_labels)
+        images, np.argmax(probabilities, axis=1), test_images, test_labels)
   scores["within_class_diversity"]["grouped_by"] = (
       "label" if labels is not None else "top_class")
   real_scores = sample_quality.evaluate_real_images(test_images, bundle,
