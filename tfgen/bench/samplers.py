@@ -163,11 +163,17 @@ def keras_leaky_relu_setup(setup: Setup) -> Setup:
     return layer.__class__.from_config(layer.get_config())
 
   net = keras.models.clone_model(setup.net, clone_function=clone)
+  return _with_net(setup, net)
+
+
+def _with_net(setup: Setup, net: keras.Model) -> Setup:
+  """`setup` on `net` (given `setup.net`'s weights): the same log p (energy
+  as float32, Gaussian reference) and Langevin update."""
   net.set_weights(setup.net.get_weights())
   variance = setup.reference_stddev**2
 
   def log_prob(x):
-    return (net(x, training=False)[:, 0] -
+    return (tf.cast(net(x, training=False)[:, 0], tf.float32) -
             0.5 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3]) / variance)
 
   kernel = langevin.LangevinKernel(log_prob, step_size=setup.step_size,
@@ -188,18 +194,7 @@ def precision_setup(setup: Setup, precision_name: str) -> Setup:
 
   with precision.policy(precision_name):
     net = keras.models.clone_model(setup.net, clone_function=clone)
-  net.set_weights(setup.net.get_weights())
-  variance = setup.reference_stddev**2
-
-  def log_prob(x):
-    return (tf.cast(net(x, training=False)[:, 0], tf.float32) -
-            0.5 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3]) / variance)
-
-  kernel = langevin.LangevinKernel(log_prob, step_size=setup.step_size,
-                                   noise_scale=setup.noise_scale,
-                                   clip_range=setup.clip_range)
-  return dataclasses.replace(setup, net=net, log_prob_fn=log_prob,
-                             kernel=kernel)
+  return _with_net(setup, net)
 
 
 def make_setup(kind: str, image_shape, width: float = 1.0,
