@@ -56,6 +56,11 @@ from absl import flags
 WORKDIR = flags.DEFINE_string("workdir", None, "Trained workdir.")
 NUM_SAMPLES = flags.DEFINE_integer("num_samples", 64, "Images to sample.")
 SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
+WEIGHTS = flags.DEFINE_enum(
+    "weights", "averaged", ["averaged", "last"],
+    "averaged: the moving averages of the sampling nets' weights when the "
+    "run kept them (--ema_momentum > 0 in training; else the same as last); "
+    "last: the newest step's weights.")
 OUTPUT = flags.DEFINE_string("output", None, "Output .npz path.")
 BATCH_SIZE = flags.DEFINE_integer("batch_size", 500, "Images per sampler "
                                   "call (memory bound); does not change them.")
@@ -231,7 +236,8 @@ def main(argv):
   from tfgen.train import workdir as workdir_lib
   from tfgen.vis import grid as grid_lib
   try:
-    model, _, step = workdir_lib.load_model(WORKDIR.value)
+    model, _, step = workdir_lib.load_model(WORKDIR.value,
+                                            weights=WEIGHTS.value)
   except (ValueError, workdir_lib.CheckpointError) as error:
     raise app.UsageError(str(error)) from error
   kwargs, class_id = {}, CLASS_ID.value

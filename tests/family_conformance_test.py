@@ -159,10 +159,12 @@ family, workdir = sys.argv[1], sys.argv[2]
 weights = {}
 for name in ("default", "mirrored"):
   trainer = loop.Trainer(support.tiny_config(family, num_steps=2,
-                                             strategy=name),
+                                             strategy=name, ema_momentum=0.5),
                          workdir + "/" + name, printer=lambda _: None,
                          handle_signals=False)
   trainer.run()
+  # The weight averages, updated in every replica, equal one device's too.
+  assert trainer.model.use_averaged_weights()
   weights[name] = [np.asarray(w) for w in trainer.model.weights]
   replicas = trainer.strategy.num_replicas_in_sync
 gap = max(float(np.abs(a - b).max())

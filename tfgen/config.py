@@ -74,6 +74,11 @@ class TrainConfig:
       "mixed_float16 (float32 variables, checkpoints and images either way; "
       "loss scaling for float16). See docs/benchmarks.md for when it pays.",
       choices=precision_lib.PRECISIONS)
+  ema_momentum: float = setting(
+      0.0, "Momentum of an exponential moving average of the sampling nets' "
+      "weights (energy nets, generators; never discriminators), kept beside "
+      "the trained weights and used by apps.sample/evaluate/inpaint and "
+      "export; 0 = none. E.g. 0.995 averages over ~200 steps.")
   checkpoint_every: int = setting(
       500, "Steps between checkpoints (also saved on exit).")
   summary_every: int = setting(50, "Steps between TensorBoard scalars.")
@@ -101,6 +106,7 @@ class TrainConfig:
       settings.positive_int(name, getattr(self, name))
     settings.positive("learning_rate", self.learning_rate, 5e-4)
     settings.in_range("beta_1", self.beta_1, 0.0, 1.0, 0.5)
+    settings.in_range("ema_momentum", self.ema_momentum, 0.0, 1.0, 0.995)
     settings.choice("strategy", self.strategy, STRATEGIES)
     settings.choice("precision", self.precision, precision_lib.PRECISIONS)
     settings.choice("on_divergence", self.on_divergence, ON_DIVERGENCE)

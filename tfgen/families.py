@@ -115,7 +115,8 @@ def _build_multigrid(config):
       persistent_bank_size=m.persistent_bank_size,
       num_sampling_steps=m.num_sampling_steps or None)
   model.compile(optimizer=precision.adam(
-      config.train.learning_rate, beta_1=config.train.beta_1))
+      config.train.learning_rate, beta_1=config.train.beta_1,
+      ema_momentum=config.train.ema_momentum))
   model.optimizer.build(model.trainable_variables)
   return model
 
@@ -131,7 +132,8 @@ def _build_lapgan(config):
       d_steps_per_g_step=m.d_steps_per_g_step,
       diversity_weight=m.diversity_weight,
       learning_rate=config.train.learning_rate,
-      beta_1=config.train.beta_1, seed=config.train.seed)
+      beta_1=config.train.beta_1, ema_momentum=config.train.ema_momentum,
+      seed=config.train.seed)
   model.compile()
   return model
 

@@ -61,10 +61,18 @@ def to_float32(x):
   return tf.cast(x, tf.float32) if x.dtype.is_floating else x
 
 
-def adam(learning_rate, **kwargs):
+def adam(learning_rate, ema_momentum: float = 0.0, **kwargs):
   """`keras.optimizers.Adam(learning_rate, **kwargs)`, wrapped in a
-  `LossScaleOptimizer` when the current policy is `mixed_float16`."""
+  `LossScaleOptimizer` when the current policy is `mixed_float16`.
+
+  ema_momentum: in [0, 1); > 0 keeps Keras' exponential moving average of
+  the optimised weights (`use_ema`, updated after every step, saved in
+  checkpoints with the optimizer; `GenerativeModel.use_averaged_weights`
+  puts it into the nets for sampling). 0 = no average.
+  """
   import keras
+  if ema_momentum:
+    kwargs.update(use_ema=True, ema_momentum=float(ema_momentum))
   optimizer = keras.optimizers.Adam(learning_rate, **kwargs)
   if current() == "mixed_float16":
     return keras.optimizers.LossScaleOptimizer(optimizer)

@@ -24,6 +24,10 @@ A family's model subclasses `GenerativeModel` and provides
   keeping the others exactly; the filled image last) and
   `inpaint_options(num_steps)` (the keyword `options` of that call for its
   sampler steps, as apps.inpaint's --num_langevin_steps gives them);
+* `weight_averages()`: [(optimizer, variables)] of the optimizers that
+  keep a moving average of the sampling nets' weights (`ema_momentum` > 0;
+  default none); `use_averaged_weights()` then puts the averages into the
+  nets (what the apps sample, evaluate and export);
 * optionally `discriminator_logits(images, **conditions)` (GAM battles),
   `needs_adapt` / `adapt(images, labels)` (data sampling needs, e.g. the
   multigrid start bank);
@@ -49,6 +53,14 @@ import keras
 import tensorflow as tf
 
 from tfgen.mcmc import noise
+
+
+def _keeps_average(optimizer) -> bool:
+  """Whether a Keras optimizer (or the one a LossScaleOptimizer wraps)
+  keeps a moving average of its weights."""
+  if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+    optimizer = optimizer.inner_optimizer
+  return bool(optimizer.use_ema)
 
 
 class MetricInfo(NamedTuple):
@@ -138,6 +150,31 @@ class GenerativeModel(keras.Model):
   def backoff_settings(self) -> dict:
     """Current values of the settings back-off changes, for messages."""
     return {}
+
+  # ---- weight averages (ema_momentum) ------------------------------------
+  def weight_averages(self) -> list:
+    """[(optimizer, variables)] whose optimizer averages `variables`.
+
+    `variables` is the list the optimizer was built with. Families list the
+    optimizers of the nets that sampling runs (energy nets, generators),
+    never those of discriminators, whose raw weights GAM battles judge.
+    Default: none.
+    """
+    return []
+
+  def use_averaged_weights(self) -> bool:
+    """Overwrites the sampling nets' weights with their moving averages.
+
+    For a trained model about to sample or be exported; training on after
+    this would start from the averages. Returns whether anything changed
+    (False when the model was trained without `ema_momentum`).
+    """
+    averaged = [(optimizer, variables)
+                for optimizer, variables in self.weight_averages()
+                if _keeps_average(optimizer)]
+    for optimizer, variables in averaged:
+      optimizer.finalize_variable_values(variables)
+    return bool(averaged)
 
   def inpaint_from_seeds(self, images, masks, seeds, labels=None,
                          **options) -> list:

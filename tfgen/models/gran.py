@@ -34,6 +34,7 @@ import tensorflow as tf
 from tfgen.core import losses
 from tfgen.core import precision
 from tfgen.core import seeds as seeds_lib
+from tfgen.core import settings as settings_lib
 from tfgen.mcmc import noise
 from tfgen.mcmc import runner
 from tfgen.models import base
@@ -79,6 +80,7 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
                discriminator_weight_decay: float = 5e-6,
                learning_rate_decay_steps: int = 0,
                num_sampling_steps: int = 0,
+               ema_momentum: float = 0.0,
                seed: int = 0,
                **kwargs):
     """Builds the nets and both optimizers.
@@ -98,6 +100,8 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
       discriminator_weight_decay: λ of λ/2 ||W||² on D's dense kernels.
       learning_rate_decay_steps: n of lr / (1 + step / n); 0 = constant.
       num_sampling_steps: default T' of sampling (0 = T).
+      ema_momentum: in [0, 1): > 0 keeps a moving average of the
+        generator's weights (`use_averaged_weights`); 0 = none.
       seed: base of the training noise.
     """
     super().__init__(**kwargs)
@@ -153,9 +157,12 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
     nets = gran_nets.build_gran_nets(self.spec, self.num_canvas_steps,
                                      self.num_classes)
     self.project_z, self.decoder, self.encoder, self.discriminator = nets
+    settings_lib.in_range("ema_momentum", ema_momentum, 0.0, 1.0, 0.995)
+    self.ema_momentum = float(ema_momentum)
     self.g_optimizer = precision.adam(
         generator_learning_rate, beta_1=generator_beta_1,
-        beta_2=generator_beta_2, name="g_adam")
+        beta_2=generator_beta_2, ema_momentum=self.ema_momentum,
+        name="g_adam")
     self.d_optimizer = precision.adam(
         discriminator_learning_rate, beta_1=discriminator_beta_1,
         beta_2=discriminator_beta_2, name="d_adam")
@@ -339,6 +346,10 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
     self.d_optimizer.learning_rate = (
         self._settings.discriminator_learning_rate * float(scale))
 
+  def weight_averages(self) -> list:
+    """The generator's optimizer and weights (not the discriminator's)."""
+    return [(self.g_optimizer, self.generator_variables)]
+
   def backoff_settings(self) -> dict:
     return {
         "generator_learning_rate": float(self.g_optimizer.learning_rate),
@@ -363,7 +374,8 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
         discriminator_beta_2=s.discriminator_beta_2,
         discriminator_weight_decay=s.discriminator_weight_decay,
         learning_rate_decay_steps=s.learning_rate_decay_steps,
-        num_sampling_steps=s.num_sampling_steps, seed=self.seed)
+        num_sampling_steps=s.num_sampling_steps,
+        ema_momentum=self.ema_momentum, seed=self.seed)
 
 
 def build_model(config) -> GRAN:
@@ -393,4 +405,5 @@ def build_model(config) -> GRAN:
         discriminator_beta_2=m.discriminator_beta_2,
         discriminator_weight_decay=m.discriminator_weight_decay,
         learning_rate_decay_steps=m.learning_rate_decay_steps,
-        num_sampling_steps=m.num_sampling_steps, seed=train.seed)
+        num_sampling_steps=m.num_sampling_steps,
+        ema_momentum=train.ema_momentum, seed=train.seed)

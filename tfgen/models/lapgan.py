@@ -101,6 +101,7 @@ class LAPGAN(lapgan_sampling.LapganSampling, base.GenerativeModel):
                diversity_weight: float = _DEFAULTS.diversity_weight,
                learning_rate: float = 2e-4,
                beta_1: float = 0.5,
+               ema_momentum: float = 0.0,
                seed: int = 0,
                **kwargs):
     """Creates every level's generator, discriminator and optimizers.
@@ -121,6 +122,8 @@ class LAPGAN(lapgan_sampling.LapganSampling, base.GenerativeModel):
         G(z2)| / mean |z1 - z2|, which keeps a generator from ignoring its
         noise (refinements of one coarse image that do not differ).
       learning_rate, beta_1: of every level's Adam optimizers.
+      ema_momentum: in [0, 1): > 0 keeps a moving average of every
+        generator's weights (`use_averaged_weights`); 0 = none.
       seed: base of the training step seeds.
     """
     super().__init__(**kwargs)
@@ -140,6 +143,7 @@ class LAPGAN(lapgan_sampling.LapganSampling, base.GenerativeModel):
     settings.non_negative_int("num_classes", num_classes, 10)
     settings.positive("learning_rate", learning_rate, 2e-4)
     settings.in_range("beta_1", beta_1, 0.0, 1.0, 0.5)
+    settings.in_range("ema_momentum", ema_momentum, 0.0, 1.0, 0.995)
     self.channels = int(channels)
     self.num_classes = int(num_classes)
     self.noise_dim = int(noise_dim)
@@ -150,6 +154,7 @@ class LAPGAN(lapgan_sampling.LapganSampling, base.GenerativeModel):
     self.diversity_weight = float(diversity_weight)
     self.learning_rate = float(learning_rate)
     self.beta_1 = float(beta_1)
+    self.ema_momentum = float(ema_momentum)
     self.seed = int(seed)
     self.generators, self.discriminators = [], []
     self.g_optimizers, self.d_optimizers = [], []
@@ -171,7 +176,8 @@ class LAPGAN(lapgan_sampling.LapganSampling, base.GenerativeModel):
             size, self.channels, self.num_classes, spec,
             f"discriminator_level{size}")
       g_optimizer = precision.adam(learning_rate, beta_1=beta_1,
-                                          name=f"g_adam_level{size}")
+                                   ema_momentum=ema_momentum,
+                                   name=f"g_adam_level{size}")
       d_optimizer = precision.adam(learning_rate, beta_1=beta_1,
                                           name=f"d_adam_level{size}")
       g_optimizer.build(generator.trainable_variables)
@@ -215,6 +221,12 @@ class LAPGAN(lapgan_sampling.LapganSampling, base.GenerativeModel):
     """Every level's G and D Adam at `scale` x `learning_rate`."""
     for optimizer in self.g_optimizers + self.d_optimizers:
       optimizer.learning_rate = self.learning_rate * float(scale)
+
+  def weight_averages(self) -> list:
+    """Every level's generator optimizer and weights (not the Ds')."""
+    return [(optimizer, generator.trainable_variables)
+            for optimizer, generator in zip(self.g_optimizers,
+                                            self.generators)]
 
   def backoff_settings(self) -> dict:
     return {"learning_rate": float(keras.ops.convert_to_numpy(
@@ -387,7 +399,8 @@ class LAPGAN(lapgan_sampling.LapganSampling, base.GenerativeModel):
         discriminator_dropout=self.discriminator_dropout,
         d_steps_per_g_step=self.d_steps_per_g_step,
         diversity_weight=self.diversity_weight,
-        learning_rate=self.learning_rate, beta_1=self.beta_1, seed=self.seed)
+        learning_rate=self.learning_rate, beta_1=self.beta_1,
+        ema_momentum=self.ema_momentum, seed=self.seed)
 
   @classmethod
   def from_config(cls, config):

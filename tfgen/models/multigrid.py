@@ -240,6 +240,12 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
             "learning_rate": float(keras.ops.convert_to_numpy(
                 self.optimizer.learning_rate)) if self.optimizer else None}
 
+  def weight_averages(self) -> list:
+    """The compiled optimizer and the energy nets' weights it updates."""
+    if self.optimizer is None:
+      return []
+    return [(self.optimizer, self.trainable_variables)]
+
   # ---- energies ----------------------------------------------------------
   @property
   def model_grids(self) -> tuple[int, ...]:

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen.core import precision
+from tfgen.core import settings as settings_lib
 from tfgen.models import base
 from tfgen.models import ppgn_config
 from tfgen.models import ppgn_sampling
@@ -45,7 +46,8 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
 
   def __init__(self, image_size: int = 16, channels: int = 1,
                num_classes: int = 10, learning_rate: float = 2e-4,
-               beta_1: float = 0.5, seed: int = 0, **kwargs):
+               beta_1: float = 0.5, ema_momentum: float = 0.0,
+               seed: int = 0, **kwargs):
     """Creates every component and optimizer.
 
     Args:
@@ -53,6 +55,8 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
         over num_classes >= 2 labels).
       learning_rate, beta_1: Adam of G and D (E, C' and the DAEs use the
         settings' encoder_learning_rate / dae_learning_rate, beta_1 0.9).
+      ema_momentum: in [0, 1): > 0 keeps a moving average of G's weights
+        (`use_averaged_weights`); 0 = none.
       seed: base of the training noise.
       **kwargs: any `PpgnConfig` field (see its help), plus keras.Model's.
     """
@@ -77,6 +81,8 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     self.image_size, self.channels = int(image_size), int(channels)
     self.num_classes = int(num_classes)
     self.learning_rate, self.beta_1 = float(learning_rate), float(beta_1)
+    settings_lib.in_range("ema_momentum", ema_momentum, 0.0, 1.0, 0.995)
+    self.ema_momentum = float(ema_momentum)
     self.seed = int(seed)
     s = self.settings
     spec = nets.ppgn_net_spec(self.image_size, s.encoder_width,
@@ -109,9 +115,10 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     betas = {"generator": self.beta_1, "discriminator": self.beta_1}
     self.optimizers = {}
     for group in ppgn_training.GROUPS:
-      optimizer = precision.adam(self.base_learning_rates[group],
-                                        beta_1=betas.get(group, 0.9),
-                                        name=f"{group}_adam")
+      optimizer = precision.adam(
+          self.base_learning_rates[group], beta_1=betas.get(group, 0.9),
+          ema_momentum=self.ema_momentum if group == "generator" else 0.0,
+          name=f"{group}_adam")
       optimizer.build(self.group_variables(group))
       setattr(self, f"{group}_optimizer", optimizer)  # Tracked by name.
       self.optimizers[group] = optimizer
@@ -269,6 +276,11 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     del conditions
     return self.discriminator(images, training=False)[:, 0]
 
+  def weight_averages(self) -> list:
+    """G's optimizer and weights (the nets sampling renders codes with)."""
+    return [(self.optimizers["generator"],
+             self.group_variables("generator"))]
+
   def metric_info(self) -> dict:
     shown = {"stage", "e_loss", "g_loss", "d_loss", "d_paused", "g_paused",
              "code_dae_loss", "image_dae_loss", "caption_loss"}
@@ -279,7 +291,8 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     return dict(image_size=self.image_size, channels=self.channels,
                 num_classes=self.num_classes,
                 learning_rate=self.learning_rate, beta_1=self.beta_1,
-                seed=self.seed, **dataclasses.asdict(self.settings))
+                ema_momentum=self.ema_momentum, seed=self.seed,
+                **dataclasses.asdict(self.settings))
 
   @classmethod
   def from_config(cls, config):
@@ -298,5 +311,6 @@ def build_model(config) -> PPGN:
               channels=config.data.channels,
               num_classes=config.data.num_classes,
               learning_rate=config.train.learning_rate,
-              beta_1=config.train.beta_1, seed=config.train.seed,
+              beta_1=config.train.beta_1,
+              ema_momentum=config.train.ema_momentum, seed=config.train.seed,
               **dataclasses.asdict(settings))

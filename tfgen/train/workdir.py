@@ -87,8 +87,19 @@ def apply_training_state(model: keras.Model,
   return model.set_step_size_scale(float(state.step_size_scale.numpy()))
 
 
-def load_model(workdir: str):
-  """Rebuilds the trained model of `workdir`; returns (model, config, step)."""
+WEIGHTS = ("averaged", "last")
+
+
+def load_model(workdir: str, weights: str = "averaged"):
+  """Rebuilds the trained model of `workdir`; returns (model, config, step).
+
+  weights: 'averaged' puts the moving averages of the sampling nets'
+  weights into them when the run kept some (`--ema_momentum` > 0; otherwise
+  the same as 'last'); 'last' keeps the weights of the newest step.
+  """
+  if weights not in WEIGHTS:
+    raise ValueError(f"weights={weights!r} is not one of {list(WEIGHTS)}; "
+                     "pass --weights=averaged (the default) or last.")
   config = read_config(workdir)
   if config is None:
     raise ValueError(f"workdir={workdir!r} has no {CONFIG_FILE}: it is not a "
@@ -101,4 +112,6 @@ def load_model(workdir: str):
                      "with apps.train (it saves every --checkpoint_every "
                      "steps and on exit).")
   apply_training_state(model, config, checkpoint.training)
+  if weights == "averaged":
+    model.use_averaged_weights()
   return model, config, int(checkpoint.step.numpy())
