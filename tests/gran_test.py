@@ -236,6 +236,27 @@ def test_train_step_updates_g_and_d_and_reports_finite_metrics(noise_mode):
   assert int(model.step_counter.numpy()) == 1
 
 
+def test_the_mode_seeking_term_changes_the_generator_update():
+  images = (_images(), tf.zeros([8], tf.int32))
+  updates = {}
+  for weight in (0.0, 1.0):
+    with seeds.initial_weights(3):
+      model = _model(num_canvas_steps=2, diversity_weight=weight)
+    metrics = model.train_step(images)
+    assert ("g_diversity" in metrics) == bool(weight)
+    assert set(metrics) == set(model.metric_info())
+    updates[weight] = _values(model.generator_variables)
+  assert float(metrics["g_diversity"]) > 0
+  gap = max(np.abs(a - b).max() for a, b in zip(updates[0.0], updates[1.0]))
+  assert gap > 0
+
+
+def test_a_negative_diversity_weight_names_the_flag():
+  with pytest.raises(ValueError, match=r"diversity_weight=-1.0 must be a "
+                     r"finite number >= 0"):
+    _model(diversity_weight=-1.0)
+
+
 def test_the_step_seeds_the_training_noise():
   with seeds.initial_weights(5):
     first = _model()
@@ -336,7 +357,7 @@ def test_every_config_field_has_help_text():
 def test_build_model_resolves_rates_from_the_train_section():
   config = types.SimpleNamespace(
       family="gran", data=_DATA, train=types.SimpleNamespace(
-          **dict(vars(_TRAIN), seed=3)),
+          **dict(vars(_TRAIN), seed=3, ema_momentum=0.0)),
       model=gran_config.GranConfig(noise_dim=8, generator_width=0.125,
                                    discriminator_width=0.125,
                                    discriminator_learning_rate=1e-4,

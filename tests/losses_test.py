@@ -49,6 +49,18 @@ def test_an_unknown_pair_names_the_known_ones():
     losses.get("wasserstein")
 
 
+def test_mode_seeking_ratio_is_output_change_per_noise_change():
+  a = tf.zeros([2, 4, 4, 1])
+  b = tf.concat([tf.fill([1, 4, 4, 1], 0.5), tf.fill([1, 4, 4, 1], 2.0)], 0)
+  za, zb = tf.zeros([2, 3]), tf.ones([2, 3])
+  penalty, ratio = losses.mode_seeking(a, b, za, zb, epsilon=0.0)
+  # Per example ratios 0.5 and 2.0: penalty mean(1/r) = 1.25, ratio 1.25.
+  np.testing.assert_allclose(float(ratio), 1.25, rtol=1e-6)
+  np.testing.assert_allclose(float(penalty), 1.25, rtol=1e-6)
+  same, _ = losses.mode_seeking(a, a, za, zb)
+  assert float(same) == pytest.approx(1e5)  # Ignoring z costs 1/epsilon.
+
+
 def test_discriminator_accuracy_counts_both_sides():
   assert float(losses.discriminator_accuracy(REAL, FAKE)) == pytest.approx(
       0.5 * (2 / 3 + 1 / 3))

@@ -93,3 +93,24 @@ def get(name: str) -> GanLossPair:
 def discriminator_accuracy(real_logits, fake_logits) -> tf.Tensor:
   """Fraction of real (logit > 0) and fake (logit < 0) classified right."""
   return 0.5 * (_mean(real_logits > 0) + _mean(fake_logits < 0))
+
+
+def mode_seeking(images_a: tf.Tensor, images_b: tf.Tensor,
+                 noise_a: tf.Tensor, noise_b: tf.Tensor,
+                 epsilon: float = 1e-5) -> tuple[tf.Tensor, tf.Tensor]:
+  """The mode-seeking regulariser (Mao et al. 2019): (penalty, mean ratio).
+
+  images_a / images_b: a generator's outputs [B, ...] for the same inputs
+  and two noise draws noise_a / noise_b [B, ...]. Per example, ratio =
+  mean |images_a - images_b| / mean |noise_a - noise_b| (how far the output
+  moves per unit of noise); penalty = mean over the batch of
+  1 / (ratio + epsilon), a scalar >= 0 that a generator adds (weighted) to
+  its loss so that it cannot ignore its noise. Both are float32 scalars
+  (this replica's mean, like the losses above).
+  """
+  def per_example_mean_abs(x):
+    x = tf.cast(x, tf.float32)
+    return tf.reduce_mean(tf.abs(x), axis=list(range(1, len(x.shape))))
+  ratio = (per_example_mean_abs(images_a - images_b) /
+           per_example_mean_abs(noise_a - noise_b))
+  return tf.reduce_mean(1.0 / (ratio + epsilon)), tf.reduce_mean(ratio)

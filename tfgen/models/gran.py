@@ -80,6 +80,7 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
                discriminator_weight_decay: float = 5e-6,
                learning_rate_decay_steps: int = 0,
                num_sampling_steps: int = 0,
+               diversity_weight: float = 0.0,
                ema_momentum: float = 0.0,
                seed: int = 0,
                **kwargs):
@@ -100,6 +101,8 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
       discriminator_weight_decay: λ of λ/2 ||W||² on D's dense kernels.
       learning_rate_decay_steps: n of lr / (1 + step / n); 0 = constant.
       num_sampling_steps: default T' of sampling (0 = T).
+      diversity_weight: weight of the mode-seeking term
+        (`tfgen.core.losses.mode_seeking`; 0 = off, as in the paper).
       ema_momentum: in [0, 1): > 0 keeps a moving average of the
         generator's weights (`use_averaged_weights`); 0 = none.
       seed: base of the training noise.
@@ -120,7 +123,8 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
         discriminator_beta_2=discriminator_beta_2,
         discriminator_weight_decay=discriminator_weight_decay,
         learning_rate_decay_steps=learning_rate_decay_steps,
-        num_sampling_steps=num_sampling_steps)
+        num_sampling_steps=num_sampling_steps,
+        diversity_weight=diversity_weight)
     self._settings = settings
     for name in ("num_canvas_steps", "d_steps_per_g_step"):
       value = getattr(settings, name)
@@ -157,6 +161,7 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
     nets = gran_nets.build_gran_nets(self.spec, self.num_canvas_steps,
                                      self.num_classes)
     self.project_z, self.decoder, self.encoder, self.discriminator = nets
+    settings_lib.non_negative("diversity_weight", diversity_weight, 0.02)
     settings_lib.in_range("ema_momentum", ema_momentum, 0.0, 1.0, 0.995)
     self.ema_momentum = float(ema_momentum)
     self.g_optimizer = precision.adam(
@@ -306,7 +311,16 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
       canvases, deltas = self.generate(z, classes, steps, True)
       g_logits = self._discriminate(canvases[-1], one_hot, True)
       g_loss = losses.get(self.gan_loss).generator_loss(g_logits)
-      scaled = self.g_optimizer.scale_loss(g_loss / replicas)
+      total = g_loss
+      if self._settings.diversity_weight:
+        # Mode seeking: the same step again from a second z.
+        other_z = draw(shape, runner.fold_in(seed, self.d_steps_per_g_step
+                                             + 1))
+        other = self.generate(other_z, classes, steps, True)[0][-1]
+        penalty, diversity = losses.mode_seeking(canvases[-1], other, z,
+                                                 other_z)
+        total += self._settings.diversity_weight * penalty
+      scaled = self.g_optimizer.scale_loss(total / replicas)
     grads = tape.gradient(scaled, g_variables)
     # GRAN1's encoder is never used (no later step reads h_c): no gradient.
     pairs = [(g, v) for g, v in zip(grads, g_variables) if g is not None]
@@ -321,6 +335,8 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
         "sample_spread": tf.reduce_mean(
             tf.math.reduce_std(canvases[-1], axis=0)),
     }
+    if self._settings.diversity_weight:
+      metrics["g_diversity"] = diversity
     for t, delta in enumerate(deltas):
       metrics[f"delta_rms/step{t + 1}"] = tf.sqrt(
           tf.reduce_mean(tf.square(delta)))
@@ -333,6 +349,8 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
                                ("d_fake_logit", False),
                                ("canvas_presigmoid_abs", False),
                                ("sample_spread", True))}
+    if self._settings.diversity_weight:
+      info["g_diversity"] = base.MetricInfo("g_diversity")
     for t in range(1, self.num_canvas_steps + 1):
       info[f"delta_rms/step{t}"] = base.MetricInfo("delta_rms", "canvas_step",
                                                    t)
@@ -375,6 +393,7 @@ class GRAN(gran_sampling.GranSampling, base.GenerativeModel):
         discriminator_weight_decay=s.discriminator_weight_decay,
         learning_rate_decay_steps=s.learning_rate_decay_steps,
         num_sampling_steps=s.num_sampling_steps,
+        diversity_weight=s.diversity_weight,
         ema_momentum=self.ema_momentum, seed=self.seed)
 
 
@@ -406,4 +425,5 @@ def build_model(config) -> GRAN:
         discriminator_weight_decay=m.discriminator_weight_decay,
         learning_rate_decay_steps=m.learning_rate_decay_steps,
         num_sampling_steps=m.num_sampling_steps,
+        diversity_weight=m.diversity_weight,
         ema_momentum=train.ema_momentum, seed=train.seed)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from tfgen.core import settings
 from tfgen.core.settings import setting
 from tfgen.nets.gran_presets import DISCRIMINATOR_NORMS
 from tfgen.nets.gran_presets import DISCRIMINATORS
@@ -73,6 +74,11 @@ class GranConfig:
       0, "n of lr / (1 + step / n) on both rates (0 = constant rates).")
   num_sampling_steps: int = setting(
       0, "T' of sampling, export and battles (0 = num_canvas_steps).")
+  diversity_weight: float = setting(
+      0.0, "Weight of the mode-seeking term (Mao et al. 2019; not in the "
+      "paper) that keeps G from drawing one image for many z: each G update "
+      "draws a second z and penalises canvases that move less than z does "
+      "(0 = off, as in the paper).")
   condition_on_label: bool = setting(
       False, "Class-conditional G and D on the dataset's labels.")
 
@@ -100,6 +106,7 @@ class GranConfig:
       if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{name}={value!r} must be an integer >= 0 "
                          "(0 = default).")
+    settings.non_negative("diversity_weight", self.diversity_weight, 0.02)
     for name, choices in (("noise_mode", NOISE_MODES),
                           ("gran_preset", PRESETS),
                           ("discriminator", DISCRIMINATORS),

@@ -372,12 +372,9 @@ class LAPGAN(lapgan_sampling.LapganSampling, base.GenerativeModel):
         second_noise = draw(shape, runner.fold_in(g_seed, 1))
         other = self._generate_level(index, coarse_up, second_noise, one_hot,
                                      True)
-        axes = list(range(1, len(fake.shape)))
-        ratio = (tf.reduce_mean(tf.abs(fake - other), axis=axes) /
-                 tf.reduce_mean(tf.abs(first_noise - second_noise),
-                                axis=list(range(1, len(first_noise.shape)))))
-        diversity = tf.reduce_mean(ratio)
-        total += self.diversity_weight * tf.reduce_mean(1.0 / (ratio + 1e-5))
+        penalty, diversity = losses.mode_seeking(fake, other, first_noise,
+                                                 second_noise)
+        total += self.diversity_weight * penalty
         extra[f"g_diversity/level{size}"] = diversity
       scaled = self.g_optimizers[index].scale_loss(total / replicas)
     grads = tape.gradient(scaled, generator.trainable_variables)
