@@ -299,7 +299,8 @@ def diagnostics_command(workdir: str, seed: int, load_workdir,
     labels[f"negative_{name}"] = np.resize(train_labels[rows], len(images))
   table = diagnostics.score_table(model, sets, labels if conditional else None)
   os.makedirs(OUTPUT_DIR.value, exist_ok=True)
-  png = diagnostics.plot_gradient_norms(
+  from tfgen.vis import plots  # pylint: disable=g-import-not-at-top
+  png = plots.plot_gradient_norms(
       history, os.path.join(OUTPUT_DIR.value, "gradient_norms.png"))
   result = {
       "chain_correlation": correlation,
