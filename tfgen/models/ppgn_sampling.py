@@ -32,11 +32,11 @@ START_SALT = -11      # a chain's start code
 NOISE_SALT = -12      # the sampler noise (epsilon3)
 PRIOR_SALT = -13      # Joint PPGN-h's noise inside the prior
 CLASS_SALT = -14      # the class of an unconditioned request
-# The sampler settings `sample_from_seeds(sampler=...)` may override.
 # What `chain_parts` returns: see there.
 ChainParts = collections.namedtuple(
     "ChainParts", ["kernel_args", "start", "decode", "composite_fn",
                    "condition", "pairs", "num_steps"])
+# The sampler settings `sample_from_seeds(sampler=...)` may override.
 SAMPLER_KEYS = ("prior_weight", "condition_weight", "sampler_noise",
                 "context_weight", "sampler_step_size", "sampler_step_size_end",
                 "normalize_steps", "condition_gradient")
@@ -219,23 +219,20 @@ class PpgnSampling:
     """
     chain = self.chain_parts(seeds, class_ids, conditions, prior, num_steps,
                              sampler, images, masks)
-    kernel_args, decode, composite_fn = (chain.kernel_args, chain.decode,
-                                         chain.composite_fn)
-    pairs, steps = chain.pairs, chain.num_steps
     snapshots, state = [], chain.start
     num_snapshots = max(1, int(num_snapshots))
-    steps_t = tf.cast(steps, tf.int32)
+    steps_t = tf.cast(chain.num_steps, tf.int32)
     done = tf.constant(0, tf.int32)
     for k in range(num_snapshots):
       target = steps_t * (k + 1) // num_snapshots
-      kernel = _OffsetKernel(mala_approx.MalaApproxKernel(**kernel_args),
-                             done)
+      kernel = _OffsetKernel(
+          mala_approx.MalaApproxKernel(**chain.kernel_args), done)
       state = runner.run_chain(kernel, state, target - done,
-                               runner.fold_in(pairs[0], k)).state
+                               runner.fold_in(chain.pairs[0], k)).state
       done = target
-      image = decode(state)
-      if composite_fn is not None:
-        image = composite_fn(image)
+      image = chain.decode(state)
+      if chain.composite_fn is not None:
+        image = chain.composite_fn(image)
       snapshots.append(tf.clip_by_value(image, -1.0, 1.0))
     return snapshots
 
