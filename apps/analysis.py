@@ -39,18 +39,25 @@ MAX_EXAMPLES = flags.DEFINE_integer(
     "of each split (large datasets).")
 OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "diagnostics: folder for "
                                  "diagnostics.json and gradient_norms.png.")
-NUM_CHAINS = flags.DEFINE_integer("num_chains", 200, "diagnostics: chains per "
-                                  "sampler for the Y0 / Y_T correlation.")
-NUM_STEPS = flags.DEFINE_integer("num_steps", None, "diagnostics: sampling "
-                                 "steps T per grid (default: the model's).")
-SAMPLERS = flags.DEFINE_list("samplers", ["langevin", "hmc"], "diagnostics: "
-                             "samplers to compare.")
+NUM_CHAINS = flags.DEFINE_integer(
+    "num_chains", None, "diagnostics: chains per sampler for the Y0 / Y_T "
+    "correlation (default 200); chains: independent chains per sampler "
+    "(default 8; GRAN: samples).")
+NUM_STEPS = flags.DEFINE_integer(
+    "num_steps", None, "diagnostics: sampling steps T per grid (default: the "
+    "model's); chains: steps per chain, per grid for multigrid (default "
+    "200; GRAN: canvas steps, default the model's).")
+SAMPLERS = flags.DEFINE_list(
+    "samplers", ["langevin", "hmc"], "diagnostics: samplers to compare; "
+    "chains: the kernels to trace (default: all of the family's: multigrid "
+    "langevin,hmc; PPGN mala_approx).")
 NUM_SCORE_IMAGES = flags.DEFINE_integer(
     "num_score_images", 500, "diagnostics: images per set of the score table.")
 NEGATIVES = flags.DEFINE_list(
     "negatives", [], "diagnostics: extra negative image sources (dataset "
     "names or folder:PATH) next to pixel-permuted images and uniform noise.")
 
+DIAGNOSTIC_NUM_CHAINS = 200
 DEFAULT_NUM_LABELLED = {"svhn_cropped": (1000, 2000, 4000)}
 FALLBACK_NUM_LABELLED = (100, 300, 1000)
 # Flags of apps.evaluate that only its default (sample quality) mode reads.
@@ -243,10 +250,14 @@ def diagnostics_command(workdir: str, seed: int, load_workdir,
     raise app.UsageError(
         f"`apps.evaluate diagnostics` needs --workdir (got {workdir!r}) and "
         f"--output_dir (got {OUTPUT_DIR.value!r}).")
-  for flag in (NUM_CHAINS, NUM_SCORE_IMAGES):
-    if flag.value < 2:
-      raise app.UsageError(f"--{flag.name}={flag.value} must be >= 2, e.g. "
-                           f"{flag.default}.")
+  num_chains = (DIAGNOSTIC_NUM_CHAINS if NUM_CHAINS.value is None
+                else NUM_CHAINS.value)
+  for name, value, example in (
+      ("num_chains", num_chains, DIAGNOSTIC_NUM_CHAINS),
+      ("num_score_images", NUM_SCORE_IMAGES.value, NUM_SCORE_IMAGES.default)):
+    if value < 2:
+      raise app.UsageError(f"--{name}={value} must be >= 2, e.g. "
+                           f"{example}.")
   if NUM_STEPS.value is not None and NUM_STEPS.value < 0:
     raise app.UsageError(f"--num_steps={NUM_STEPS.value} must be >= 0, e.g. "
                          "30 (the paper's).")
@@ -272,8 +283,8 @@ def diagnostics_command(workdir: str, seed: int, load_workdir,
                                          max_examples=MAX_EXAMPLES.value)
   conditional = model.num_classes > 0
   rng = np.random.default_rng(seed)
-  chains = rng.choice(len(train_images), NUM_CHAINS.value,
-                      replace=NUM_CHAINS.value > len(train_images))
+  chains = rng.choice(len(train_images), num_chains,
+                      replace=num_chains > len(train_images))
   correlation = {}
   for sampler in SAMPLERS.value:
     states = diagnostics.chain_states(
@@ -299,11 +310,12 @@ def diagnostics_command(workdir: str, seed: int, load_workdir,
     labels[f"negative_{name}"] = np.resize(train_labels[rows], len(images))
   table = diagnostics.score_table(model, sets, labels if conditional else None)
   os.makedirs(OUTPUT_DIR.value, exist_ok=True)
-  png = diagnostics.plot_gradient_norms(
+  from tfgen.vis import plots  # pylint: disable=g-import-not-at-top
+  png = plots.plot_gradient_norms(
       history, os.path.join(OUTPUT_DIR.value, "gradient_norms.png"))
   result = {
       "chain_correlation": correlation,
-      "num_chains": NUM_CHAINS.value,
+      "num_chains": num_chains,
       "num_steps": (NUM_STEPS.value if NUM_STEPS.value is not None
                     else list(model.num_langevin_steps)),
       "scores": {name: {str(g): {"mean": m, "std": s}

@@ -4,9 +4,12 @@ r"""Scores generated images through a classifier trained on the dataset.
     python -m apps.evaluate --samples=samples.npz [--dataset=digits]
     python -m apps.evaluate features --workdir=DIR [--num_labelled=...]
     python -m apps.evaluate diagnostics --workdir=DIR --output_dir=D
+    python -m apps.evaluate chains --workdir=DIR --output=DIR_OR_JSON
 
-The `features` and `diagnostics` subcommands are described in `apps.analysis`;
-without a subcommand it scores sample quality, as follows.
+The `features` and `diagnostics` subcommands are described in
+`apps.analysis`, `chains` (ESS, R-hat, traces and GIFs of the MCMC chains)
+in `apps.chains`; without a subcommand it scores sample quality, as
+follows.
 
 Samples `--num_samples` images from a trained workdir (the same images as
 `apps.sample --seed=S`), or reads `images`
@@ -57,6 +60,7 @@ from absl import flags
 import numpy as np
 
 from apps import analysis
+from apps import chains
 
 WORKDIR = flags.DEFINE_string("workdir", None, "Trained workdir to sample "
                               "from (or pass --samples).")
@@ -75,7 +79,9 @@ CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Folder of cached "
                                 "~/.cache/tfgen/classifiers.")
 DATA_DIR = flags.DEFINE_string("data_dir", None, "tfds data_dir. Default: "
                                "the workdir's.")
-OUTPUT = flags.DEFINE_string("output", None, "Also write the JSON here.")
+OUTPUT = flags.DEFINE_string(
+    "output", None, "Also write the JSON here (chains: a folder for "
+    "chains.json and the figures, or a .json path).")
 NEIGHBOURS_PNG = flags.DEFINE_string(
     "neighbours_png", None, "Also write this PNG: the first "
     "--num_neighbour_rows images, each beside its 3 nearest training images "
@@ -214,7 +220,7 @@ def write_neighbours_png(path: str, images: np.ndarray,
                     columns=NUM_NEIGHBOURS + 1)
 
 
-SUBCOMMANDS = ("features", "diagnostics")
+SUBCOMMANDS = ("features", "diagnostics", "chains")
 
 
 def main(argv):
@@ -228,6 +234,11 @@ def main(argv):
     if flags.FLAGS["samples"].present:
       raise app.UsageError(f"--samples does not apply to `apps.evaluate "
                            f"{argv[1]}`, which reads a trained --workdir.")
+    if argv[1] == "chains":
+      chains.chains_command(WORKDIR.value, OUTPUT.value, SEED.value,
+                            load_workdir)
+      return
+    analysis.refuse_flags(argv[1], chains.CHAIN_FLAGS)
     if argv[1] == "features":
       analysis.features_command(WORKDIR.value, OUTPUT.value, SEED.value,
                                 load_workdir, DATA_DIR.value)
@@ -240,7 +251,8 @@ def main(argv):
                                    DATA_DIR.value)
     return
   analysis.refuse_flags("sample quality (no subcommand)",
-                        analysis.FEATURE_FLAGS + analysis.DIAGNOSTIC_FLAGS)
+                        analysis.FEATURE_FLAGS + analysis.DIAGNOSTIC_FLAGS
+                        + chains.CHAIN_FLAGS)
   if bool(WORKDIR.value) == bool(SAMPLES.value):
     raise app.UsageError(
         f"Pass exactly one of --workdir (got {WORKDIR.value!r}) and --samples "

@@ -138,6 +138,7 @@ def run_report(output: str, workdir_root: str) -> dict:
   from tfgen.metrics import inpainting
   from tfgen.metrics import sample_quality
   from tfgen.vis import grid as grid_lib
+  from tfgen.vis import plots
   sizes = dict(num_samples=NUM_SAMPLES.value,
                num_inpaint_images=NUM_INPAINT_IMAGES.value,
                num_chains=NUM_CHAINS.value,
@@ -266,7 +267,7 @@ def run_report(output: str, workdir_root: str) -> dict:
                               for g, stats in per_grid.items()}
                        for name, per_grid in table.items()}
   history = diagnostics.gradient_norm_history(workdirs["multigrid"])
-  diagnostics.plot_gradient_norms(history, os.path.join(
+  plots.plot_gradient_norms(history, os.path.join(
       output, "gradient_norms_multigrid.png"))
   results["gradient_norms"] = {
       str(g): {"first": values[0][1], "last": values[-1][1],

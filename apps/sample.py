@@ -330,12 +330,10 @@ def main(argv):
   if CANVAS_PANEL.value:
     # pylint: disable=g-import-not-at-top
     from tfgen.vis import canvas as canvas_lib
-    rows = [images[:CANVAS_ROWS] for images in per_grid]
-    canvas_lib.save_canvas_panel(rows, CANVAS_PANEL.value)
-    gif = os.path.splitext(CANVAS_PANEL.value)[0] + ".gif"
-    canvas_lib.save_drawing_gif([images[:64] for images in per_grid], gif)
-    print(f"Wrote {CANVAS_PANEL.value} ({len(rows[0])} samples x "
-          f"{len(per_grid)} canvas steps) and {gif}.")
+    _, gif = canvas_lib.save_canvas_figures(per_grid, CANVAS_PANEL.value,
+                                            CANVAS_ROWS)
+    print(f"Wrote {CANVAS_PANEL.value} ({len(per_grid[0][:CANVAS_ROWS])} "
+          f"samples x {len(per_grid)} canvas steps) and {gif}.")
   if CHAIN_GIF.value:
     write_chain_gif(model, CHAIN_GIF.value, class_id, kwargs)
   if REFINE_PANEL.value:

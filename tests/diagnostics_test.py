@@ -11,6 +11,7 @@ import tensorflow as tf
 import support
 from tfgen import data
 from tfgen.metrics import diagnostics
+from tfgen.vis import plots
 
 
 tiny_model = support.tiny_multigrid
@@ -184,11 +185,11 @@ def test_gradient_norm_history_reads_every_file_and_newer_values_win(
   history = diagnostics.gradient_norm_history(str(tmp_path))
   assert history == {4: [(50, 1.0), (100, 3.0), (150, 4.0)],
                      16: [(50, 10.0), (100, 30.0), (150, 40.0)]}
-  path = diagnostics.plot_gradient_norms(history, str(tmp_path / "g.png"))
+  path = plots.plot_gradient_norms(history, str(tmp_path / "g.png"))
   picture = np.asarray(Image.open(path).convert("RGB"))
   assert picture.shape == (400, 640, 3)
   # Each panel draws its curve in its own colour.
-  for colour in diagnostics.COLOURS[:2]:
+  for colour in plots.COLOURS[:2]:
     assert np.any(np.all(picture == colour, axis=-1))
 
 

@@ -90,6 +90,33 @@ def train_tiny_workdir(path: str, *extra_flags: str,
   return path
 
 
+def untrained_workdir(path: str, family: str, adjust=None,
+                      model: dict | None = None) -> str:
+  """A workdir of `tiny_config(family, model)`'s untrained model, in-process.
+
+  Writes config.json and a checkpoint at step 0 (what `load_model` reads)
+  without training: seconds instead of an `apps.train` run. `adjust(model)`
+  runs before saving (e.g. `model.adapt(images)` for a multigrid start
+  bank).
+  """
+  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from tfgen import families
+  from tfgen.train import checkpoints
+  config = tiny_config(family, model)
+  built = families.build_model(config)
+  if adjust is not None:
+    adjust(built)
+  os.makedirs(path, exist_ok=True)
+  with open(os.path.join(path, "config.json"), "w") as f:
+    f.write(config.to_json())
+  checkpoint = checkpoints.make_checkpoint(built.checkpoint_objects())
+  tf.train.CheckpointManager(checkpoint, os.path.join(path, "checkpoints"),
+                             max_to_keep=1,
+                             checkpoint_name=checkpoints.PREFIX).save()
+  return path
+
+
 def tiny_multigrid(**overrides):
   """An untrained tiny `MultigridEBM` (grids 1, 4, 8; width 1/8; seed 3)."""
   from tfgen.models.multigrid import MultigridEBM  # pylint: disable=g-import-not-at-top

@@ -51,6 +51,9 @@ CAPABILITIES = {
                      "(--serving_steps)",
     "chain_snapshots": "returns images along its MCMC chains (apps.sample "
                        "--chain_gif)",
+    "chain_diagnostics": "runs MCMC chains that can be traced (trace_chains: "
+                         "ESS, R-hat, traces and GIFs of apps.evaluate "
+                         "chains)",
     "plug_in_conditions": "takes plug-in conditions, a sampler prior and "
                           "MCMC settings at sampling time (apps.sample "
                           "--condition, --prior, --num_mcmc_steps, "
@@ -172,7 +175,7 @@ FAMILIES = {row.name: row for row in (
         signatures=family_signatures.multigrid_signatures,
         capabilities=frozenset({"sample", "class_conditional", "inpaint",
                                 "features", "step_size_backoff",
-                                "serving_steps"}),
+                                "serving_steps", "chain_diagnostics"}),
         default_flagfile="apps/configs/multigrid_digits.cfg",
         tiny_settings=dict(grid_sizes=(1, 4, 8), num_langevin_steps=(2,),
                            net_width=0.125, start_bank_size=16),
@@ -199,7 +202,12 @@ FAMILIES = {row.name: row for row in (
                             "apps.inpaint",
                  "features": "score its samples instead: `python -m "
                              "apps.sample --workdir=DIR --output=S.npz` "
-                             "then `python -m apps.evaluate --samples=S.npz`"}),
+                             "then `python -m apps.evaluate --samples=S.npz`",
+                 "chain_diagnostics": "a LAPGAN samples each level in one "
+                                      "pass, with no chain to diagnose; "
+                                      "look at its refinements with "
+                                      "`python -m apps.sample "
+                                      "--refine_panel=PANEL.png`"}),
     Family(
         name="gran",
         summary="GRAN (Im et al. 2016): a recurrent generator that draws T "
@@ -222,7 +230,11 @@ FAMILIES = {row.name: row for row in (
                              "apps.sample --workdir=DIR --output=S.npz` "
                              "then `python -m apps.evaluate --samples=S.npz`",
                  "step_size_backoff": "pass --divergence_backoff="
-                                      "learning_rate"}),
+                                      "learning_rate",
+                 "chain_diagnostics": "a GRAN draws its canvas steps in one "
+                                      "pass, with no Markov chain: `python "
+                                      "-m apps.evaluate chains` shows its "
+                                      "canvas over the steps instead"}),
     Family(
         name="ppgn",
         summary="Plug & Play Generative Networks (Nguyen et al. 2017): a "
@@ -234,7 +246,8 @@ FAMILIES = {row.name: row for row in (
         signatures=_ppgn_signatures,
         capabilities=frozenset({"sample", "class_conditional", "battle",
                                 "serving_steps", "plug_in_conditions",
-                                "inpaint", "chain_snapshots"}),
+                                "inpaint", "chain_snapshots",
+                                "chain_diagnostics"}),
         default_flagfile="apps/configs/ppgn_digits.cfg",
         tiny_settings=dict(encoder_steps=1, stats_steps=1, generator_steps=1,
                            dae_steps=1, code_dim=16, encoder_width=0.25,
@@ -299,6 +312,29 @@ def require(thing, capability: str, what: str) -> Family:
       f"{family.name!r} model (family={family.name!r}), which does not. "
       + (f"Instead, {advice}. " if advice else "")
       + f"Families that can: {able or 'none'}.")
+
+
+def require_any(thing, capabilities, what: str) -> Family:
+  """The family of `thing`, or ValueError if it has none of `capabilities`.
+
+  Like `require`, for a command that serves families of either capability
+  (e.g. `apps.evaluate chains`: MCMC chains, or canvas steps); the message
+  names the family, what to run instead and the families of each.
+  """
+  family = of(thing)
+  if any(family.has(c) for c in capabilities):
+    return family
+  needs = " or ".join(CAPABILITIES[c] for c in capabilities)
+  able = {c: [f.name for f in FAMILIES.values() if f.has(c)]
+          for c in capabilities}
+  advice = [family.instead[c] for c in capabilities if c in family.instead]
+  raise ValueError(
+      f"{what} needs a model that {needs}; this is a {family.name!r} model "
+      f"(family={family.name!r}), which does not. "
+      + (f"Instead, {advice[0]}. " if advice else "")
+      + "Families that can: " + "; ".join(
+          f"{', '.join(names) or 'none'} ({c})" for c, names in able.items())
+      + ".")
 
 
 def build_model(config):

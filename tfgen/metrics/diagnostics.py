@@ -7,10 +7,10 @@
 * `score_table`: mean and standard deviation of f_g per grid on sets of
   images (training, held-out, synthesised, negative; supplement Table 1),
   with `negative_images` making negatives out of any images.
-* `gradient_norm_history` / `plot_gradient_norms`: the L1 norm of each
-  grid's gradient over training (supplement Fig. 7), read back from the
-  TensorBoard scalars `grad_l1/grid{size}` that training writes, drawn as a
-  PNG with PIL.
+* `gradient_norm_history`: the L1 norm of each grid's gradient over
+  training (supplement Fig. 7), read back from the TensorBoard scalars
+  `grad_l1/grid{size}` that training writes (drawn as a PNG by
+  `tfgen.vis.plots.plot_gradient_norms`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ import re
 from typing import Optional
 
 import numpy as np
-from PIL import Image
-from PIL import ImageDraw
-from PIL import ImageFont
 import tensorflow as tf
 
 from tfgen.data import pyramid
@@ -266,59 +263,3 @@ def gradient_norm_history(workdir: str) -> dict[int, list[tuple[int, float]]]:
                      "multigrid training (apps.train).")
   return {grid: [(step, v[1]) for step, v in sorted(steps.items())]
           for grid, steps in sorted(values.items())}
-
-
-COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189),
-           (255, 127, 14), (23, 190, 207))
-
-
-def _format(value: float) -> str:
-  return f"{value:.3g}"
-
-
-def plot_gradient_norms(history: dict, path: str, width: int = 640,
-                        panel_height: int = 200) -> str:
-  """Draws one panel per grid (step vs. L1 gradient norm) into a PNG.
-
-  Each panel has its own value axis (the grids' norms differ by orders of
-  magnitude), labelled with its minimum and maximum; the step axis is shared.
-  Returns `path`.
-  """
-  if not history or not all(history.values()):
-    raise ValueError("history is empty: nothing to plot (see "
-                     "gradient_norm_history).")
-  font = ImageFont.load_default()
-  margin_left, margin_right, margin_top, margin_bottom = 70, 20, 24, 30
-  grids = sorted(history)
-  image = Image.new("RGB", (width, panel_height * len(grids)), "white")
-  draw = ImageDraw.Draw(image)
-  all_steps = [s for g in grids for s, _ in history[g]]
-  first_step, last_step = min(all_steps), max(all_steps)
-  step_span = max(last_step - first_step, 1)
-  for row, grid in enumerate(grids):
-    top = row * panel_height
-    steps = np.array([s for s, _ in history[grid]], np.float64)
-    norms = np.array([v for _, v in history[grid]], np.float64)
-    low, high = float(np.min(norms)), float(np.max(norms))
-    span = max(high - low, 1e-12)
-    x0, x1 = margin_left, width - margin_right
-    y0, y1 = top + margin_top, top + panel_height - margin_bottom
-    draw.rectangle([x0, y0, x1, y1], outline=(0, 0, 0))
-    xs = x0 + (steps - first_step) / step_span * (x1 - x0)
-    ys = y1 - (norms - low) / span * (y1 - y0)
-    colour = COLOURS[row % len(COLOURS)]
-    points = list(zip(xs.tolist(), ys.tolist()))
-    if len(points) > 1:
-      draw.line(points, fill=colour, width=2)
-    for x, y in points if len(points) == 1 else []:
-      draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
-    draw.text((x0, top + 6), f"grid {grid}x{grid}: L1 norm of the gradient",
-              fill=(0, 0, 0), font=font)
-    draw.text((4, y0), _format(high), fill=(0, 0, 0), font=font)
-    draw.text((4, y1 - 10), _format(low), fill=(0, 0, 0), font=font)
-    draw.text((x0, y1 + 4), f"step {first_step}", fill=(0, 0, 0), font=font)
-    draw.text((x1 - 70, y1 + 4), f"step {last_step}", fill=(0, 0, 0),
-              font=font)
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  image.save(path)
-  return path

@@ -198,6 +198,27 @@ class GenerativeModel(keras.Model):
     """
     raise NotImplementedError(f"{type(self).__name__} does not inpaint.")
 
+  @property
+  def chain_samplers(self) -> tuple:
+    """'chain_diagnostics' families: the kernels `trace_chains` runs."""
+    return ()
+
+  def trace_chains(self, num_chains: int, seed=(0, 0), num_steps=200,
+                   num_coordinates: int = 4, sampler=None,
+                   class_id=None) -> list:
+    """'chain_diagnostics' families: traced MCMC chains of the sampler.
+
+    num_chains independent chains (chain i from `example_seeds(seed)[i]`,
+    as `sample` draws), each `num_steps` steps (per stage) of `sampler`
+    (one of `chain_samplers`; default the model's), all of class
+    `class_id` where the model takes one. Returns one
+    `tfgen.mcmc.traces.ChainTrace` per stage of the sampler (numpy arrays:
+    log p, `num_coordinates` fixed state coordinates and the images after
+    every step). Raises ValueError naming a bad argument.
+    """
+    raise NotImplementedError(
+        f"{type(self).__name__} has no MCMC chains to trace.")
+
   def discriminator_logits(self, images: tf.Tensor, **conditions):
     """Logits [B] of the model's final discriminator ('battle' families).
 

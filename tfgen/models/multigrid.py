@@ -37,6 +37,7 @@ from tfgen.mcmc import hmc
 from tfgen.mcmc import langevin
 from tfgen.mcmc import runner
 from tfgen.models import base
+from tfgen.models import multigrid_chains
 from tfgen.models import multigrid_config
 from tfgen.models import multigrid_sampling
 from tfgen.models import multigrid_training
@@ -58,6 +59,7 @@ def check_sampler(sampler: str) -> str:
 
 @keras.saving.register_keras_serializable(package="tfgen")
 class MultigridEBM(multigrid_sampling.MultigridSampling,
+                   multigrid_chains.MultigridChains,
                    multigrid_training.MultigridTraining,
                    base.GenerativeModel):
   """Multigrid energy-based generative ConvNet.
@@ -308,18 +310,33 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
     return lambda x: constraint_fn(tf.clip_by_value(x, -1.0, 1.0))
 
   # ---- synthesis ---------------------------------------------------------
+  def grid_chain(self, grid_index: int, start: tf.Tensor, num_steps: int,
+                 seed: tf.Tensor, noise_fn=langevin.standard_normal_noise,
+                 constraint_fn=None, labels=None,
+                 sampler: Optional[str] = None,
+                 trace_fn=None) -> runner.ChainResult:
+    """`num_steps` MCMC steps of one model grid from `start` [B, g, g, C].
+
+    Returns the runner's ChainResult; its state is projected (HMC: clipped
+    and constrained like a Langevin state), while `trace_fn(state,
+    kernel_results)` (see `runner.run_chain`) sees the kernel's own state.
+    """
+    sampler = check_sampler(sampler or self.sampler)
+    kernel = self.kernel(grid_index, noise_fn, constraint_fn, labels, sampler)
+    result = runner.run_chain(kernel, start, num_steps, seed, trace_fn)
+    if sampler == "hmc":
+      project = self._projection(constraint_fn)
+      if project is not None:
+        result = result._replace(state=project(result.state))
+    return result
+
   def run_grid(self, grid_index: int, start: tf.Tensor, num_steps: int,
                seed: tf.Tensor, noise_fn=langevin.standard_normal_noise,
                constraint_fn=None, labels=None,
                sampler: Optional[str] = None) -> tf.Tensor:
-    """`num_steps` MCMC steps of one model grid from `start` [B, g, g, C]."""
-    sampler = check_sampler(sampler or self.sampler)
-    kernel = self.kernel(grid_index, noise_fn, constraint_fn, labels, sampler)
-    state = runner.run_chain(kernel, start, num_steps, seed).state
-    if sampler == "hmc":
-      project = self._projection(constraint_fn)
-      state = project(state) if project is not None else state
-    return state
+    """The final state [B, g, g, C] of `grid_chain` (same arguments)."""
+    return self.grid_chain(grid_index, start, num_steps, seed, noise_fn,
+                           constraint_fn, labels, sampler).state
 
   def synthesize(self, start_images: tf.Tensor, seed: tf.Tensor,
                  noise_fn=langevin.standard_normal_noise,
@@ -348,13 +365,34 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
       [start, grid1 sample, ..., finest sample], each [B, g, g, C]; grid g's
       chain started at `upsample(previous result, g)`.
     """
+    return self.synthesize_chains(
+        start_images, seed, noise_fn, constraint_fns, num_langevin_steps,
+        labels, sampler, start_fns)[0]
+
+  def synthesize_chains(self, start_images: tf.Tensor, seed: tf.Tensor,
+                        noise_fn=langevin.standard_normal_noise,
+                        constraint_fns: Optional[Sequence] = None,
+                        num_langevin_steps: Optional[Sequence[int]] = None,
+                        labels: Optional[tf.Tensor] = None,
+                        sampler: Optional[str] = None,
+                        start_fns: Optional[Sequence] = None,
+                        trace_fns: Optional[Sequence] = None):
+    """`synthesize`, plus each grid's trace.
+
+    trace_fns: optional list, per model grid, of `run_chain` trace_fns
+    (state, kernel_results) -> a tensor structure (or None: no trace).
+
+    Returns:
+      (the images `synthesize` returns, [trace of each model grid or None]).
+    """
     steps = num_langevin_steps or self.num_langevin_steps
     noise_fns = (list(noise_fn) if isinstance(noise_fn, (list, tuple))
                  else [noise_fn] * len(self.model_grids))
     constraint_fns = constraint_fns or [None] * len(self.model_grids)
     start_fns = start_fns or constraint_fns
+    trace_fns = trace_fns or [None] * len(self.model_grids)
     labels = self._check_labels(labels)
-    images = [start_images]
+    images, traces = [start_images], []
     state = start_images
     for index, size in enumerate(self.model_grids):
       state = pyramid.upsample(state, size)
@@ -362,11 +400,14 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
         state = start_fns[index](state)
       if constraint_fns[index] is not None:
         state = constraint_fns[index](state)
-      state = self.run_grid(index, state, steps[index],
-                            runner.fold_in(seed, index), noise_fns[index],
-                            constraint_fns[index], labels, sampler)
+      result = self.grid_chain(index, state, steps[index],
+                               runner.fold_in(seed, index), noise_fns[index],
+                               constraint_fns[index], labels, sampler,
+                               trace_fns[index])
+      state = result.state
       images.append(state)
-    return images
+      traces.append(result.trace)
+    return images, traces
 
   def get_config(self):
     return dict(

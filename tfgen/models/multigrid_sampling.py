@@ -92,10 +92,10 @@ class MultigridSampling:
           f"{list(self.num_langevin_steps)}.")
     return tuple(int(s) for s in steps)
 
-  def _per_example_noise(self, pairs: tf.Tensor,
-                         steps: Sequence[int]) -> list:
+  def _per_example_noise(self, pairs: tf.Tensor, steps: Sequence[int],
+                         sampler: Optional[str] = None) -> list:
     """Langevin noise sources per model grid from each example's own seed."""
-    if self.sampler != "langevin":
+    if (sampler or self.sampler) != "langevin":
       return [langevin.standard_normal_noise] * len(self.model_grids)
     shapes = [[steps[i], size, size, self.channels]
               if self.noise_scale[i] > 0 and steps[i] > 0 else None
@@ -103,9 +103,10 @@ class MultigridSampling:
     return [source or langevin.standard_normal_noise
             for source in noise.per_example_noise(pairs, shapes)]
 
-  def _chain_seed(self, pairs: tf.Tensor) -> tf.Tensor:
+  def _chain_seed(self, pairs: tf.Tensor,
+                  sampler: Optional[str] = None) -> tf.Tensor:
     """The batch seed (used by HMC only): a fold of every example's seed."""
-    if self.sampler == "langevin":
+    if (sampler or self.sampler) == "langevin":
       return tf.constant([0, 0], tf.int32)
     return tf.foldl(runner.fold_in, tf.reshape(pairs, [-1]),
                     initializer=tf.constant(seeds.HMC_BATCH_SEED, tf.int32))
@@ -155,6 +156,17 @@ class MultigridSampling:
     pairs = noise.seed_pairs(seeds)
     steps = self.sampling_steps(num_langevin_steps)
     noise_fns = self._per_example_noise(pairs, steps)
+    start_images, labels = self._starts(pairs, start_images, class_ids)
+    return self.synthesize(start_images, self._chain_seed(pairs), noise_fns,
+                           num_langevin_steps=steps, labels=labels)
+
+  def _starts(self, pairs: tf.Tensor, start_images=None, class_ids=None):
+    """(start images [B, g0, g0, C], labels [B] or None) of seed pairs.
+
+    Without `start_images`, each seed picks a bank image (of its class in
+    `class_ids` when given); a conditional model without `class_ids` takes
+    the label of the picked image.
+    """
     labels = None
     if self.is_conditional and class_ids is not None:
       labels = tf.cast(class_ids, tf.int32)
@@ -166,8 +178,7 @@ class MultigridSampling:
         if self.is_conditional:
           labels = tf.gather(self.start_bank_labels, index)
       start_images = tf.gather(self.start_bank, index)
-    return self.synthesize(start_images, self._chain_seed(pairs), noise_fns,
-                           num_langevin_steps=steps, labels=labels)
+    return start_images, labels
 
   def inpaint_from_seeds(self, images: tf.Tensor, masks: tf.Tensor, seeds,
                          num_langevin_steps=None,

@@ -28,6 +28,7 @@ import tensorflow as tf
 from tfgen.core import precision
 from tfgen.core import settings as settings_lib
 from tfgen.models import base
+from tfgen.models import ppgn_chains
 from tfgen.models import ppgn_config
 from tfgen.models import ppgn_sampling
 from tfgen.models import ppgn_training
@@ -41,7 +42,7 @@ _CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(
 
 @keras.saving.register_keras_serializable(package="tfgen")
 class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
-           base.GenerativeModel):
+           ppgn_chains.PpgnChains, base.GenerativeModel):
   """Plug-and-play generative network; images float32 NHWC in [-1, 1]."""
 
   def __init__(self, image_size: int = 16, channels: int = 1,

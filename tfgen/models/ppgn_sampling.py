@@ -14,6 +14,7 @@ the chain runs on pixels, started from noise).
 
 from __future__ import annotations
 
+import collections
 from typing import Optional, Sequence
 
 import numpy as np
@@ -31,6 +32,10 @@ START_SALT = -11      # a chain's start code
 NOISE_SALT = -12      # the sampler noise (epsilon3)
 PRIOR_SALT = -13      # Joint PPGN-h's noise inside the prior
 CLASS_SALT = -14      # the class of an unconditioned request
+# What `chain_parts` returns: see there.
+ChainParts = collections.namedtuple(
+    "ChainParts", ["kernel_args", "start", "decode", "composite_fn",
+                   "condition", "pairs", "num_steps"])
 # The sampler settings `sample_from_seeds(sampler=...)` may override.
 SAMPLER_KEYS = ("prior_weight", "condition_weight", "sampler_noise",
                 "context_weight", "sampler_step_size", "sampler_step_size_end",
@@ -212,6 +217,37 @@ class PpgnSampling:
     Returns:
       num_snapshots images [B, S, S, C] in [-1, 1].
     """
+    chain = self.chain_parts(seeds, class_ids, conditions, prior, num_steps,
+                             sampler, images, masks)
+    snapshots, state = [], chain.start
+    num_snapshots = max(1, int(num_snapshots))
+    steps_t = tf.cast(chain.num_steps, tf.int32)
+    done = tf.constant(0, tf.int32)
+    for k in range(num_snapshots):
+      target = steps_t * (k + 1) // num_snapshots
+      kernel = _OffsetKernel(
+          mala_approx.MalaApproxKernel(**chain.kernel_args), done)
+      state = runner.run_chain(kernel, state, target - done,
+                               runner.fold_in(chain.pairs[0], k)).state
+      done = target
+      image = chain.decode(state)
+      if chain.composite_fn is not None:
+        image = chain.composite_fn(image)
+      snapshots.append(tf.clip_by_value(image, -1.0, 1.0))
+    return snapshots
+
+  def chain_parts(self, seeds, class_ids=None, conditions=(),
+                  prior: Optional[str] = None, num_steps=None,
+                  sampler: Optional[dict] = None, images=None,
+                  masks=None) -> "ChainParts":
+    """The MALA-approx chains of `sample_from_seeds` (same arguments), unrun.
+
+    Returns a `ChainParts`: the kernel's arguments, the start state (codes
+    [B, code_dim], or images for PPGN-x), the decoder state -> images, the
+    compositing of observed pixels (None unless inpainting), the condition
+    (images, step) -> ConditionOutput (None without one), the seed pairs
+    [B, 2] and the number of steps.
+    """
     settings = dict(self.sampler_defaults(), **(sampler or {}))
     prior = self.check_prior(prior)
     pairs = noise.seed_pairs(seeds)
@@ -262,22 +298,8 @@ class PpgnSampling:
         clip_range=clip, composite_fn=composite_fn, context_fn=context_fn,
         context_weight=settings["context_weight"], noise_fn=noise_fn,
         image_shape=self.image_shape)
-    snapshots, state = [], start
-    num_snapshots = max(1, int(num_snapshots))
-    steps_t = tf.cast(steps, tf.int32)
-    done = tf.constant(0, tf.int32)
-    for k in range(num_snapshots):
-      target = steps_t * (k + 1) // num_snapshots
-      kernel = _OffsetKernel(mala_approx.MalaApproxKernel(**kernel_args),
-                             done)
-      state = runner.run_chain(kernel, state, target - done,
-                               runner.fold_in(pairs[0], k)).state
-      done = target
-      image = decode(state)
-      if composite_fn is not None:
-        image = composite_fn(image)
-      snapshots.append(tf.clip_by_value(image, -1.0, 1.0))
-    return snapshots
+    return ChainParts(kernel_args, start, decode, composite_fn, condition,
+                      pairs, steps)
 
   def inpaint_from_seeds(self, images, masks, seeds, labels=None,
                          conditions=(), num_steps=None, prior=None,
