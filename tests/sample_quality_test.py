@@ -102,6 +102,28 @@ def test_frechet_distance_is_finite_for_singular_covariances():
   assert np.isfinite(distance) and distance > 0.0
 
 
+def test_frechet_distance_with_fewer_images_than_features_is_exact():
+  # N < D takes the singular-value route: it must equal the square roots of
+  # the eigenvalues of S_a S_b, and the closed form of an affine copy.
+  rng = np.random.default_rng(4)
+  a = rng.normal(size=(7, 12))
+  b = rng.normal(size=(9, 12)) + 0.5
+  cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+  eigenvalues = np.real(np.linalg.eigvals(cov_a @ cov_b))
+  expected = (np.sum((a.mean(0) - b.mean(0))**2) + np.trace(cov_a)
+              + np.trace(cov_b) - 2.0 * np.sum(np.sqrt(np.maximum(
+                  eigenvalues, 0.0))))
+  # rel=1e-6: the rank-deficient eigenvalues' round-off (~1e-15) enters
+  # the reference through its square root.
+  assert sample_quality.frechet_distance(a, b) == pytest.approx(expected,
+                                                                 rel=1e-6)
+  c = rng.normal(size=12)
+  assert sample_quality.frechet_distance(a, 2 * a + c) == pytest.approx(
+      np.sum((a.mean(0) + c)**2) + np.trace(cov_a), rel=1e-9)
+  assert sample_quality.frechet_distance(a, a) == pytest.approx(0.0,
+                                                                abs=1e-12)
+
+
 def test_frechet_distance_rejects_features_of_different_layers():
   with pytest.raises(ValueError, match="same feature layer"):
     sample_quality.frechet_distance(np.ones((4, 3)), np.ones((4, 5)))

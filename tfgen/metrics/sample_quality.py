@@ -93,14 +93,33 @@ def mean_top_probability(probs) -> float:
   return float(np.mean(np.max(probs, axis=1)))
 
 
-def _gaussian(features, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _centred(features, name: str) -> tuple[np.ndarray, np.ndarray]:
+  """(mean [D], features minus their mean [N, D]) in float64, checked."""
   features = np.asarray(features, np.float64)
   if features.ndim != 2 or features.shape[0] < 2:
     raise ValueError(f"{name} must be [N, D] with N >= 2 (a covariance needs "
                      f"two rows), got shape {features.shape}.")
   if not np.all(np.isfinite(features)):
     raise ValueError(f"{name} holds NaN or inf values.")
-  return features.mean(axis=0), np.cov(features, rowvar=False, ddof=1)
+  mean = features.mean(axis=0)
+  return mean, features - mean
+
+
+def _trace_sqrt_product_low_rank(centred_a: np.ndarray,
+                                 centred_b: np.ndarray) -> float:
+  """trace(sqrtm(S_a S_b)) from centred features, cheap when N < D.
+
+  With S = X'X / (N - 1) for centred X, S_a S_b = A'A B'B / c has the same
+  non-zero eigenvalues as (A B')(A B')' / c, c = (N_a - 1)(N_b - 1): the
+  squared singular values of the [N_a, N_b] matrix A B'. So the trace of
+  the square root is the sum of those singular values over sqrt(c), with
+  no [D, D] matrix formed: sqrtm of a [2048, 2048] product (Inception
+  features) took 13-22 s on a 2-core CPU, and that product is singular
+  whenever N < D.
+  """
+  scale = np.sqrt((len(centred_a) - 1.0) * (len(centred_b) - 1.0))
+  singular_values = np.linalg.svd(centred_a @ centred_b.T, compute_uv=False)
+  return float(np.sum(singular_values) / scale)
 
 
 def _product_sqrt(cov_a: np.ndarray, cov_b: np.ndarray,
@@ -128,36 +147,47 @@ def frechet_distance(features_a, features_b, epsilon: float = 1e-6) -> float:
   grows with differences in both mean and spread. It is biased upwards for
   small N: compare numbers computed with the same set sizes.
 
+  When either set has fewer rows than D, trace(sqrtm(S_a S_b)) comes exactly
+  from the singular values of the [N_a, N_b] cross product of the centred
+  features (see `_trace_sqrt_product_low_rank`); otherwise from
+  `scipy.linalg.sqrtm` of the [D, D] product.
+
   Args:
     features_a: [N_a, D] features, N_a >= 2.
     features_b: [N_b, D] features, N_b >= 2, same D.
     epsilon: if sqrtm(S_a S_b) is not finite or not accurate (it can fail
       for singular covariances), both are offset by `epsilon` * I and it is
-      retried.
+      retried (the sqrtm route only).
 
   Returns:
     A float >= 0, in squared feature units.
   """
-  mean_a, cov_a = _gaussian(features_a, "features_a")
-  mean_b, cov_b = _gaussian(features_b, "features_b")
+  mean_a, centred_a = _centred(features_a, "features_a")
+  mean_b, centred_b = _centred(features_b, "features_b")
   if mean_a.shape != mean_b.shape:
     raise ValueError(f"features_a has {mean_a.shape[0]} columns but "
                      f"features_b has {mean_b.shape[0]}; both must come from "
                      "the same feature layer.")
-  cov_a, cov_b = np.atleast_2d(cov_a), np.atleast_2d(cov_b)
-  root = _product_sqrt(cov_a, cov_b)
-  if root is None:
-    offset = epsilon * np.eye(len(cov_a))
-    root = _product_sqrt(cov_a + offset, cov_b + offset)
-  if root is None:
-    raise ValueError(
-        f"frechet_distance: sqrtm(S_a S_b) stays inaccurate even with "
-        f"epsilon={epsilon}; pass a larger epsilon, e.g. 1e-3.")
-  # The product of two PSD matrices has a real, non-negative spectrum, so any
-  # imaginary part is round-off; only its (real) trace enters the distance.
-  trace_root = float(np.real(np.trace(root)))
-  distance = (np.sum((mean_a - mean_b)**2) + np.trace(cov_a)
-              + np.trace(cov_b) - 2.0 * trace_root)
+  trace_a = np.sum(centred_a**2) / (len(centred_a) - 1)
+  trace_b = np.sum(centred_b**2) / (len(centred_b) - 1)
+  if min(len(centred_a), len(centred_b)) < len(mean_a):
+    trace_root = _trace_sqrt_product_low_rank(centred_a, centred_b)
+  else:
+    cov_a = np.atleast_2d(np.cov(centred_a, rowvar=False, ddof=1))
+    cov_b = np.atleast_2d(np.cov(centred_b, rowvar=False, ddof=1))
+    root = _product_sqrt(cov_a, cov_b)
+    if root is None:
+      offset = epsilon * np.eye(len(cov_a))
+      root = _product_sqrt(cov_a + offset, cov_b + offset)
+    if root is None:
+      raise ValueError(
+          f"frechet_distance: sqrtm(S_a S_b) stays inaccurate even with "
+          f"epsilon={epsilon}; pass a larger epsilon, e.g. 1e-3.")
+    # The product of two PSD matrices has a real, non-negative spectrum, so
+    # any imaginary part is round-off; only its (real) trace enters.
+    trace_root = float(np.real(np.trace(root)))
+  distance = (np.sum((mean_a - mean_b)**2) + trace_a + trace_b
+              - 2.0 * trace_root)
   return float(max(distance, 0.0))
 
 
