@@ -62,7 +62,8 @@ DEFAULT_NUM_LABELLED = {"svhn_cropped": (1000, 2000, 4000)}
 FALLBACK_NUM_LABELLED = (100, 300, 1000)
 # Flags of apps.evaluate that only its default (sample quality) mode reads.
 SAMPLE_QUALITY_FLAGS = ("samples", "num_samples", "image_size", "cache_dir",
-                        "dataset")
+                        "dataset", "inception_weights", "inception_splits",
+                        "inception_batch_size", "inception_reference_images")
 FEATURE_FLAGS = ("num_labelled", "cnn_epochs", "feature_grids")
 DIAGNOSTIC_FLAGS = ("output_dir", "num_chains", "num_steps", "samplers",
                     "num_score_images", "negatives")

@@ -43,6 +43,11 @@ image per class) and the mean pairwise SSIM ("ssim" vs "real_ssim"; higher
 
 --neighbours_png writes each of the first images beside its 3 nearest
 training images.
+
+--inception_weights=PATH (a local InceptionV3 weights file; see
+`apps.evaluate_inception` and docs/inception.md) adds inception_score,
+inception_score_std, fid_inception and inception_num_images to both rows and
+an "inception" object saying how they were computed.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ import numpy as np
 
 from apps import analysis
 from apps import chains
+from apps import evaluate_inception
 
 WORKDIR = flags.DEFINE_string("workdir", None, "Trained workdir to sample "
                               "from (or pass --samples).")
@@ -288,6 +294,8 @@ def main(argv):
             "--samples scores every image in the file. Drop it.")
     images = read_samples(SAMPLES.value)
     labels = read_labels(SAMPLES.value, len(images))
+    evaluate_inception.check_flags(len(images),
+                                   f"--samples={SAMPLES.value!r}")
     dataset = DATASET.value or DEFAULT_DATASET
     image_size, channels = images.shape[1], images.shape[3]
     source = {"samples": os.path.abspath(SAMPLES.value)}
@@ -296,6 +304,8 @@ def main(argv):
     if NUM_SAMPLES.value < 2:
       raise app.UsageError(f"--num_samples={NUM_SAMPLES.value} is too few: "
                            "the Frechet distance needs >= 2, e.g. 500.")
+    evaluate_inception.check_flags(NUM_SAMPLES.value,
+                                   f"--num_samples={NUM_SAMPLES.value}")
     model, config, step = load_workdir(WORKDIR.value)
     labels = None
     if model.num_classes > 0:
@@ -329,6 +339,7 @@ def main(argv):
         f"{image_size}x{image_size}; drop --image_size or pass "
         f"--image_size={image_size}.")
   check_dataset(dataset, int(channels))
+  inception_model = evaluate_inception.load_model()
   if WORKDIR.value:  # Checked first: sampling is the slow part.
     images = (draw_samples(model, NUM_SAMPLES.value, SEED.value)
               if labels is None else analysis.draw_samples(
@@ -363,6 +374,12 @@ def main(argv):
       "label" if labels is not None else "top_class")
   real_scores = sample_quality.evaluate_real_images(test_images, bundle,
                                                     train_images)
+  inception_info = None
+  if inception_model is not None:
+    sample_row, real_row, inception_info = evaluate_inception.score(
+        inception_model, images, test_images)
+    scores.update(sample_row)
+    real_scores.update(real_row)
   result = {
       "samples": scores,
       "real_test_images": real_scores,
@@ -372,6 +389,8 @@ def main(argv):
       "source": source,
       "notes": NOTES,
   }
+  if inception_info is not None:
+    result["inception"] = inception_info
   if NUM_REFINEMENTS.value:
     from tfgen.metrics import refinement
     result["conditional_refinement_error"] = refinement.refinement_error(

@@ -114,8 +114,8 @@ def _trace_sqrt_product_low_rank(centred_a: np.ndarray,
   squared singular values of the [N_a, N_b] matrix A B'. So the trace of
   the square root is the sum of those singular values over sqrt(c), with
   no [D, D] matrix formed: sqrtm of a [2048, 2048] product (Inception
-  features) took 13-22 s on a 2-core CPU, and that product is singular
-  whenever N < D.
+  features) takes minutes on a 2-core CPU (docs/inception.md, "Speed"), and
+  that product is singular whenever N < D.
   """
   scale = np.sqrt((len(centred_a) - 1.0) * (len(centred_b) - 1.0))
   singular_values = np.linalg.svd(centred_a @ centred_b.T, compute_uv=False)
