@@ -15,7 +15,11 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from tfgen.metrics import inception
+# tfgen.metrics.inception's DEFAULT_SPLITS and DEFAULT_BATCH_SIZE (checked by
+# tests/inception_test.py): importing it here would load TensorFlow before a
+# usage error could be reported.
+DEFAULT_SPLITS = 10
+DEFAULT_BATCH_SIZE = 50
 
 WEIGHTS = flags.DEFINE_string(
     "inception_weights", None, "Also score the images with keras."
@@ -26,17 +30,18 @@ WEIGHTS = flags.DEFINE_string(
     "ordering_tf_kernels.h5), of the 1000-class model with its top "
     "(include_top=True). See docs/inception.md.")
 SPLITS = flags.DEFINE_integer(
-    "inception_splits", inception.DEFAULT_SPLITS, "--inception_weights: "
+    "inception_splits", DEFAULT_SPLITS, "--inception_weights: "
     "the Inception score is computed on this many equal consecutive parts "
     "of the images and reported as their mean and std (10, the usual "
     "convention). Needs at least this many images.")
 BATCH_SIZE = flags.DEFINE_integer(
-    "inception_batch_size", inception.DEFAULT_BATCH_SIZE,
+    "inception_batch_size", DEFAULT_BATCH_SIZE,
     "--inception_weights: images per InceptionV3 forward pass (memory only).")
 REFERENCE_IMAGES = flags.DEFINE_integer(
     "inception_reference_images", 0, "--inception_weights: the FID "
     "reference is this many test images, evenly spaced through the test "
-    "split (0 = the whole split). About 5 s per 100 images on 2 CPU cores.")
+    "split (0 = the whole split). Each 100 images take seconds to tens of "
+    "seconds on a 2-core CPU (docs/inception.md).")
 FLAG_NAMES = ("inception_weights", "inception_splits", "inception_batch_size",
               "inception_reference_images")
 PREPROCESSING = (
@@ -72,10 +77,10 @@ def check_flags(num_images: int, where: str) -> None:
   splits = SPLITS.value
   if splits < 1:
     raise app.UsageError(f"--inception_splits={splits} must be >= 1, e.g. "
-                         f"{inception.DEFAULT_SPLITS}.")
+                         f"{DEFAULT_SPLITS}.")
   if BATCH_SIZE.value < 1:
     raise app.UsageError(f"--inception_batch_size={BATCH_SIZE.value} must be "
-                         f">= 1, e.g. {inception.DEFAULT_BATCH_SIZE}.")
+                         f">= 1, e.g. {DEFAULT_BATCH_SIZE}.")
   smallest = max(4, splits)
   if REFERENCE_IMAGES.value != 0 and REFERENCE_IMAGES.value < smallest:
     raise app.UsageError(
@@ -94,6 +99,7 @@ def load_model():
   """The InceptionV3 of --inception_weights (None without the flag)."""
   if not WEIGHTS.value:
     return None
+  from tfgen.metrics import inception  # pylint: disable=g-import-not-at-top
   try:
     return inception.load_inception(WEIGHTS.value)
   except ValueError as error:
@@ -117,6 +123,7 @@ def reference_images(test_images: np.ndarray) -> np.ndarray:
 def score(model, images: np.ndarray, test_images: np.ndarray
           ) -> tuple[dict, dict, dict]:
   """(samples' row, test split's row, "inception" object) of the JSON."""
+  from tfgen.metrics import inception  # pylint: disable=g-import-not-at-top
   reference = reference_images(test_images)
   sample_row, real_row = inception.evaluate_images(
       images, reference, model, splits=SPLITS.value,

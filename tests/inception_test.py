@@ -38,6 +38,13 @@ def digits():
   return data.arrays("digits", "test", IMAGE_SIZE)[0]
 
 
+def test_the_app_flag_defaults_are_the_library_defaults():
+  # apps.evaluate_inception repeats them so as not to import TensorFlow.
+  from apps import evaluate_inception  # Defines only --inception_* flags.
+  assert evaluate_inception.DEFAULT_SPLITS == inception.DEFAULT_SPLITS
+  assert evaluate_inception.DEFAULT_BATCH_SIZE == inception.DEFAULT_BATCH_SIZE
+
+
 def test_inception_score_of_uniform_probabilities_is_one():
   probs = np.full((12, 1000), 1.0 / 1000)
   assert inception.inception_score(probs, splits=3) == pytest.approx(

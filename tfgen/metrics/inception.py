@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import os
 import warnings
-import weakref
 import zipfile
 
 import numpy as np
@@ -69,8 +68,9 @@ HOW_TO_GET_WEIGHTS = (
 
 frechet_distance = sample_quality.frechet_distance
 
-# model -> its compiled resize-and-forward function (traced once per model).
-_EXTRACTORS = weakref.WeakKeyDictionary()
+# [model, its compiled resize-and-forward function] of the last model seen:
+# traced once per model, and holding no more than one model alive.
+_LAST_EXTRACTOR = [None, None]
 
 
 def load_inception(path: str):
@@ -123,8 +123,8 @@ def _extractor(model):
   """The tf.function mapping [B, H, W, 3] in [-1, 1] to (pool3, softmax)."""
   import keras  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  if model in _EXTRACTORS:
-    return _EXTRACTORS[model]
+  if _LAST_EXTRACTOR[0] is model:
+    return _LAST_EXTRACTOR[1]
   try:
     pool = model.get_layer(POOL_LAYER).output
   except ValueError as error:
@@ -145,7 +145,7 @@ def _extractor(model):
                               method="bilinear")
     return both(resized, training=False)
 
-  _EXTRACTORS[model] = extract
+  _LAST_EXTRACTOR[:] = [model, extract]
   return extract
 
 
