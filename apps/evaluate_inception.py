@@ -40,8 +40,8 @@ BATCH_SIZE = flags.DEFINE_integer(
 REFERENCE_IMAGES = flags.DEFINE_integer(
     "inception_reference_images", 0, "--inception_weights: the FID "
     "reference is this many test images, evenly spaced through the test "
-    "split (0 = the whole split). Each 100 images take seconds to tens of "
-    "seconds on a 2-core CPU (docs/inception.md).")
+    "split (0 = the whole split). 100 images took 21-24 s on the shared "
+    "2-core CPU here; docs/inception.md.")
 FLAG_NAMES = ("inception_weights", "inception_splits", "inception_batch_size",
               "inception_reference_images")
 PREPROCESSING = (
