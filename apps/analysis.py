@@ -5,8 +5,10 @@ r"""The `features` and `diagnostics` subcommands of `python -m apps.evaluate`.
     python -m apps.evaluate diagnostics --workdir=DIR --output_dir=D
 
 features: the paper's Exp. 2 (see `tfgen.metrics.features`): test error of a
-linear L2-SVM on the energy nets' features for each --num_labelled, and of a
-supervised CNN of the same architecture trained on those labels only.
+linear L2-SVM on the energy nets' features for each --num_labelled, of a
+supervised CNN of the same architecture trained on those labels only, and
+of a 2-layer CNN on the feature maps of all grids (paper Table 3, "multi-grid
+method + CNN classifier"), early-stopped on a slice of those labels.
 
 diagnostics: the supplement's diagnostics (see `tfgen.metrics.diagnostics`):
 correlation between each grid's chain start Y0 and its state after
@@ -31,6 +33,14 @@ NUM_LABELLED = flags.DEFINE_list(
 CNN_EPOCHS = flags.DEFINE_integer(
     "cnn_epochs", 30, "features: epochs of the supervised reference CNN over "
     "its labelled subset; 0 skips it.")
+FEATURE_CNN_EPOCHS = flags.DEFINE_integer(
+    "feature_cnn_epochs", 100, "features: most epochs of the 2-layer CNN on "
+    "the feature maps of all grids (early stopping on a 20% slice of the "
+    "labelled subset usually ends sooner); 0 skips it.")
+FEATURE_MAP_SIZE = flags.DEFINE_integer(
+    "feature_map_size", None, "features: side m the feature-map CNN's maps "
+    "are resampled to (default: the finest energy net's last conv map, 4 on "
+    "16x16 digits).")
 FEATURE_GRIDS = flags.DEFINE_list(
     "feature_grids", None, "features: model grids whose energy nets give the "
     "SVM's features (default: all).")
@@ -64,7 +74,8 @@ FALLBACK_NUM_LABELLED = (100, 300, 1000)
 SAMPLE_QUALITY_FLAGS = ("samples", "num_samples", "image_size", "cache_dir",
                         "dataset", "inception_weights", "inception_splits",
                         "inception_batch_size", "inception_reference_images")
-FEATURE_FLAGS = ("num_labelled", "cnn_epochs", "feature_grids")
+FEATURE_FLAGS = ("num_labelled", "cnn_epochs", "feature_grids",
+                 "feature_cnn_epochs", "feature_map_size")
 DIAGNOSTIC_FLAGS = ("output_dir", "num_chains", "num_steps", "samplers",
                     "num_score_images", "negatives")
 
@@ -148,6 +159,14 @@ def features_command(workdir: str, output: str, seed: int, load_workdir,
   if CNN_EPOCHS.value < 0:
     raise app.UsageError(f"--cnn_epochs={CNN_EPOCHS.value} must be >= 0 (0 "
                          "skips the supervised CNN).")
+  if FEATURE_CNN_EPOCHS.value < 0:
+    raise app.UsageError(
+        f"--feature_cnn_epochs={FEATURE_CNN_EPOCHS.value} must be >= 0 (0 "
+        "skips the CNN on the feature maps), e.g. 100.")
+  if FEATURE_MAP_SIZE.value is not None and FEATURE_MAP_SIZE.value <= 0:
+    raise app.UsageError(
+        f"--feature_map_size={FEATURE_MAP_SIZE.value} must be positive, e.g. "
+        "4 (or drop it for the finest energy net's last map side).")
   model, config, step = load_workdir(workdir)
   _multigrid_only(model, config, workdir, "features")
   dataset = config.data.dataset
@@ -169,17 +188,27 @@ def features_command(workdir: str, output: str, seed: int, load_workdir,
   from tfgen.metrics import features  # pylint: disable=g-import-not-at-top
   for count in counts:
     try:
-      features.balanced_subset(train_labels, count, seed)
+      subset = features.balanced_subset(train_labels, count, seed)
     except ValueError as error:
       raise app.UsageError(f"--num_labelled: {error}") from error
+    if FEATURE_CNN_EPOCHS.value:
+      try:
+        features.feature_cnn_validation_slice(train_labels[subset], seed)
+      except ValueError as error:
+        raise app.UsageError(f"--num_labelled={count}: {error}") from error
+  map_shape = features.feature_map_shape(model, FEATURE_MAP_SIZE.value)
   rows = features.evaluate_features(
       model, train_images, train_labels, test_images, test_labels, counts,
-      seed=seed, grids=grids, cnn_epochs=CNN_EPOCHS.value)
+      seed=seed, grids=grids, cnn_epochs=CNN_EPOCHS.value,
+      feature_cnn_epochs=FEATURE_CNN_EPOCHS.value,
+      feature_map_size=FEATURE_MAP_SIZE.value)
   result = {
       "rows": rows,
       "dataset": dataset,
       "feature_dim": features.feature_dimension(model, grids),
       "feature_grids": list(grids or model.model_grids),
+      "feature_map_shape": (list(map_shape) if FEATURE_CNN_EPOCHS.value
+                            else None),
       "num_train_images": int(len(train_images)),
       "num_test_images": int(len(test_images)),
       "source": {"workdir": os.path.abspath(workdir), "step": step,
@@ -188,8 +217,14 @@ def features_command(workdir: str, output: str, seed: int, load_workdir,
                 f"{features.SVM_C}) on standardised energy-net features of "
                 "a class-balanced labelled subset; supervised_cnn_error: the "
                 "finest grid's energy-net architecture with a softmax head, "
-                f"trained {CNN_EPOCHS.value} epochs on that subset only. "
-                "Errors on the test split, in [0, 1]."),
+                f"trained {CNN_EPOCHS.value} epochs on that subset only; "
+                "feature_cnn_error: two 3x3 conv layers and a softmax on the "
+                "conv activations of every grid's energy net, resampled to "
+                "feature_map_shape, trained on that subset for "
+                "feature_cnn_epochs_trained epochs (chosen by early stopping "
+                "on a 20% slice of it, at most "
+                f"{FEATURE_CNN_EPOCHS.value}). Errors on the test split, in "
+                "[0, 1]; null = row skipped."),
   }
   write_json(result, output)
   return result

@@ -81,7 +81,7 @@ SMOKE_TRAIN_FLAGS = ["--num_steps=2", "--batch_size=8", "--net_width=0.125",
                      "--num_sample_images=4", "--checkpoint_every=2",
                      "--sample_every=2", "--summary_every=2"]
 SMOKE_SIZES = dict(num_samples=20, num_inpaint_images=12, num_chains=12,
-                   num_labelled=(20, 40), cnn_epochs=1)
+                   num_labelled=(20, 40), cnn_epochs=1, feature_cnn_epochs=2)
 PANEL_ROWS = 8
 
 
@@ -143,7 +143,8 @@ def run_report(output: str, workdir_root: str) -> dict:
                num_inpaint_images=NUM_INPAINT_IMAGES.value,
                num_chains=NUM_CHAINS.value,
                num_labelled=tuple(int(n) for n in NUM_LABELLED.value),
-               cnn_epochs=features_lib.CNN_EPOCHS)
+               cnn_epochs=features_lib.CNN_EPOCHS,
+               feature_cnn_epochs=features_lib.FEATURE_CNN_EPOCHS)
   if SMOKE.value:
     sizes.update(SMOKE_SIZES)
   timings, results = {}, {"methods": {}, "sizes": dict(sizes)}
@@ -277,11 +278,19 @@ def run_report(output: str, workdir_root: str) -> dict:
 
   # Features.
   results["features"] = {}
+  # The CNN on feature maps needs 2 labels per class (an early-stopping
+  # slice); with fewer, its row is skipped rather than failing the report.
+  map_epochs = sizes["feature_cnn_epochs"]
+  if min(sizes["num_labelled"]) < 2 * (int(np.max(train_labels)) + 1):
+    log(f"features: --num_labelled={min(sizes['num_labelled'])} gives "
+        "fewer than 2 labels per class; skipping the CNN on feature maps.")
+    map_epochs = 0
   for method, model in models.items():
     results["features"][method] = features_lib.evaluate_features(
         model, train_images, train_labels, test_images, test_labels,
         num_labelled=sizes["num_labelled"], seed=seed,
-        cnn_epochs=sizes["cnn_epochs"] if method == "multigrid" else 0)
+        cnn_epochs=sizes["cnn_epochs"] if method == "multigrid" else 0,
+        feature_cnn_epochs=map_epochs if method == "multigrid" else 0)
     log(f"features {method}: {json.dumps(results['features'][method])}")
   lap("features")
   results["timings"] = timings

@@ -43,7 +43,8 @@ def conditional_workdir(tmp_path_factory):
 def test_features_subcommand_reports_svm_and_cnn_errors(workdir, tmp_path):
   output = str(tmp_path / "features.json")
   result = run("apps.evaluate", "features", f"--workdir={workdir}",
-               "--num_labelled=20,50", "--cnn_epochs=2", f"--output={output}")
+               "--num_labelled=20,50", "--cnn_epochs=2",
+               "--feature_cnn_epochs=4", f"--output={output}")
   assert result.returncode == 0, result.stderr[-3000:]
   printed = json.loads(result.stdout)
   with open(output) as f:
@@ -52,8 +53,14 @@ def test_features_subcommand_reports_svm_and_cnn_errors(workdir, tmp_path):
   for row in printed["rows"]:
     assert 0.0 <= row["svm_error"] <= 1.0
     assert 0.0 <= row["supervised_cnn_error"] <= 1.0
+    assert 0.0 <= row["feature_cnn_error"] <= 1.0
+    assert 1 <= row["feature_cnn_epochs_trained"] <= 4
   # Conv features of digits beat chance (0.9) even after 3 training steps.
   assert printed["rows"][1]["svm_error"] < 0.6
+  assert printed["rows"][1]["feature_cnn_error"] < 0.7
+  # Grid 4's 2x2x8 and grid 8's 4x4x8 conv maps, at 4x4.
+  assert printed["feature_map_shape"] == [4, 4, 16]
+  assert "feature_cnn_error: two 3x3 conv layers" in printed["notes"]
   assert printed["feature_dim"] == 2 * 2 * 8 + 2 * 2 * 8
   assert printed["feature_grids"] == [4, 8]
   assert printed["source"]["step"] == 3
@@ -124,6 +131,16 @@ def test_conditional_model_diagnostics_score_with_labels(conditional_workdir,
      "--num_labelled=0 must be positive integers"),
     (["features", "--workdir={workdir}", "--num_labelled=ten"],
      "--num_labelled=ten must be a list of integers"),
+    (["features", "--workdir={workdir}", "--num_labelled=15"],
+     "--num_labelled=15: num_labelled=15 gives class"),
+    (["features", "--workdir={workdir}", "--feature_cnn_epochs=-1"],
+     "--feature_cnn_epochs=-1 must be >= 0 (0 skips the CNN on the feature "
+     "maps), e.g. 100."),
+    (["features", "--workdir={workdir}", "--feature_map_size=0"],
+     "--feature_map_size=0 must be positive, e.g. 4"),
+    (["--workdir={workdir}", "--feature_cnn_epochs=3"],
+     "--feature_cnn_epochs=3 does not apply to `apps.evaluate sample "
+     "quality"),
     (["features", "--workdir={workdir}", "--feature_grids=16"],
      "--feature_grids=16: [16] are not model grids"),
     (["features", "--workdir={workdir}", "--num_chains=5"],

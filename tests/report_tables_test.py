@@ -76,5 +76,21 @@ def test_markdown_has_every_table_the_command_and_the_wall_time():
   assert rows[0].count("|") == 2 + 4 + 3 and "| 0.500 |" in rows[0]
 
 
+def test_the_feature_table_has_the_feature_map_cnn_column_only_when_run():
+  results = support.report_results()
+  header = [l for l in report_tables.render_markdown(results).splitlines()
+            if l.startswith("| labelled images")][0]
+  assert header.endswith("| supervised CNN | 2-layer CNN on multigrid "
+                         "feature maps |")
+  assert "| 100 | 0.100 | 0.110 | 0.130 | 0.120 | 0.300 | 0.200 |" in (
+      report_tables.render_markdown(results))
+  for rows in results["features"].values():  # A report from before it.
+    for row in rows:
+      del row["feature_cnn_error"]
+  markdown = report_tables.render_markdown(results)
+  assert "| 100 | 0.100 | 0.110 | 0.130 | 0.120 | 0.300 |\n" in markdown
+  assert "feature maps |" not in markdown
+
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

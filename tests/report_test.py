@@ -47,6 +47,11 @@ def test_smoke_report_writes_every_table_with_finite_values(report):
   assert {"training", "testing", "synthesized"} <= set(results["scores"])
   for method in METHODS:
     assert [r["num_labelled"] for r in results["features"][method]] == [20, 40]
+  # The CNN on feature maps: multigrid's row only.
+  assert all(0 <= r["feature_cnn_error"] <= 1
+             for r in results["features"]["multigrid"])
+  assert all(r["feature_cnn_error"] is None
+             for r in results["features"]["cd1"])
   assert results["checks"] and results["wall_time_s"] > 0
   assert set(results["gradient_norms"]) == {"4", "16"}
   assert os.path.exists(os.path.join(report, "gradient_norms_multigrid.png"))

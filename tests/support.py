@@ -176,7 +176,8 @@ def report_results():
                        for m in REPORT_METHODS}
                 for mask in ("square", "doodle", "pepper_salt")}
   features = {m: [dict(num_labelled=n, svm_error=0.1 + 0.01 * rank[m],
-                       supervised_cnn_error=0.3 if m == "multigrid" else None)
+                       supervised_cnn_error=0.3 if m == "multigrid" else None,
+                       feature_cnn_error=0.2 if m == "multigrid" else None)
                   for n in (100, 300)] for m in REPORT_METHODS}
   return dict(
       command="python -m apps.report multigrid --output=/tmp/r",

@@ -19,6 +19,14 @@ L2-SVM is trained on a few labelled examples:
   a supervised CNN of the same architecture as the finest grid's energy net
   (softmax head instead of the score) trained from scratch on the same
   labelled subset only.
+* the paper's Table 3 row "multi-grid method + CNN classifier": the conv
+  activations of every grid's energy net as feature *maps* (`feature_maps`:
+  each resampled to one common m x m grid, max-pooled when larger and
+  nearest-neighbour repeated when smaller, then stacked along the channels;
+  m is the last conv map side of the finest net, 4 on digits: 4x4x384 maps),
+  and a small classifier with two 3x3 conv layers on them
+  (`build_feature_cnn`), trained on the labelled subset with early stopping
+  on a validation slice of it (`feature_cnn_test_error`).
 """
 
 from __future__ import annotations
@@ -31,7 +39,9 @@ from sklearn import preprocessing
 from sklearn import svm
 import tensorflow as tf
 
+from tfgen.core import precision
 from tfgen.data import pyramid
+from tfgen.nets import activations
 from tfgen.nets import energy
 
 # Settings of the supervised reference CNN (documented in evaluate_features).
@@ -42,6 +52,16 @@ CNN_LEARNING_RATE = 1e-3
 # few hundred examples the data are separable and C hardly matters.
 SVM_C = 0.01
 SVM_MAX_ITER = 5000
+# Settings of the CNN on the feature maps (documented in
+# feature_cnn_test_error). FEATURE_CNN_EPOCHS is the most epochs; early
+# stopping on the validation slice usually ends sooner.
+FEATURE_CNN_FILTERS = 64
+FEATURE_CNN_EPOCHS = 100
+FEATURE_CNN_PATIENCE = 10
+FEATURE_CNN_VALIDATION_FRACTION = 0.2
+FEATURE_CNN_BATCH_SIZE = 32
+FEATURE_CNN_LEARNING_RATE = 1e-3
+FEATURE_CNN_DROPOUT = 0.5
 
 
 def conv_activations(net: keras.Model) -> list[tuple[str, keras.KerasTensor]]:
@@ -108,36 +128,28 @@ def _check_images(images, name: str, image_size: int, channels: int
   return images
 
 
-def extract_features(model, images, labels=None, batch_size: int = 500,
-                     grids: Optional[Sequence[int]] = None,
-                     pool_grid: int = 2) -> np.ndarray:
-  """Energy-net features of images: float32 [N, D].
-
-  Args:
-    model: a `MultigridEBM` (anything with `energy_nets`, `model_grids`,
-      `grid_sizes`, `channels`).
-    images: [N, S, S, C] in [-1, 1], S the model's finest grid.
-    labels: int [N]; only used by energy nets that take labels as a second
-      input (the conv trunk of `MultigridEBM`'s nets, conditional or not,
-      sees the image only, so it is ignored there).
-    batch_size: images per forward pass (memory only; no effect on values).
-    grids: model grid sizes whose nets to use (default: all, coarse first).
-    pool_grid: each conv layer's activation is max-pooled to at most
-      pool_grid x pool_grid cells (see the module docstring).
-
-  Returns:
-    [N, D] float32: per grid, per conv layer, the flattened pooled map.
-  """
-  if not isinstance(batch_size, int) or batch_size <= 0:
-    raise ValueError(f"batch_size={batch_size!r} must be a positive int.")
-  if not isinstance(pool_grid, int) or pool_grid <= 0:
-    raise ValueError(f"pool_grid={pool_grid!r} must be a positive int, e.g. "
-                     "2.")
+def _check_grids(model, grids) -> tuple[int, ...]:
   grids = tuple(model.model_grids) if grids is None else tuple(grids)
   unknown = [g for g in grids if g not in model.model_grids]
   if unknown or not grids:
     raise ValueError(f"grids={list(grids)} must be a non-empty subset of the "
                      f"model grids {list(model.model_grids)}.")
+  return grids
+
+
+def _grid_outputs(model, images, labels, batch_size: int, grids, reduce
+                  ) -> np.ndarray:
+  """`reduce(list of conv maps)` of every batch and grid, concatenated.
+
+  For each grid in `grids` (checked) and each batch of `batch_size` images,
+  the images are down-sampled to the grid and run through its energy net;
+  `reduce` turns that net's conv activations (a list of [B, h, w, K]
+  tensors) into one [B, ..., D] array. Batches are stacked along axis 0,
+  grids along the last axis.
+  """
+  if not isinstance(batch_size, int) or batch_size <= 0:
+    raise ValueError(f"batch_size={batch_size!r} must be a positive int.")
+  grids = _check_grids(model, grids)
   images = _check_images(images, "images", model.grid_sizes[-1],
                          model.channels)
   if labels is not None:
@@ -161,11 +173,91 @@ def extract_features(model, images, labels=None, batch_size: int = 500,
                 if takes_labels else batch)
       maps = activations(inputs, training=False)
       maps = maps if isinstance(maps, (list, tuple)) else [maps]
-      pooled = [tf.reshape(adaptive_max_pool(m, pool_grid), [len(batch), -1])
-                for m in maps]
-      chunks.append(tf.concat(pooled, axis=1).numpy())
+      chunks.append(np.asarray(reduce([tf.cast(m, tf.float32)
+                                       for m in maps])))
     parts.append(np.concatenate(chunks))
-  return np.concatenate(parts, axis=1).astype(np.float32)
+  return np.concatenate(parts, axis=-1).astype(np.float32)
+
+
+def extract_features(model, images, labels=None, batch_size: int = 500,
+                     grids: Optional[Sequence[int]] = None,
+                     pool_grid: int = 2) -> np.ndarray:
+  """Energy-net features of images: float32 [N, D].
+
+  Args:
+    model: a `MultigridEBM` (anything with `energy_nets`, `model_grids`,
+      `grid_sizes`, `channels`).
+    images: [N, S, S, C] in [-1, 1], S the model's finest grid.
+    labels: int [N]; only used by energy nets that take labels as a second
+      input (the conv trunk of `MultigridEBM`'s nets, conditional or not,
+      sees the image only, so it is ignored there).
+    batch_size: images per forward pass (memory only; no effect on values).
+    grids: model grid sizes whose nets to use (default: all, coarse first).
+    pool_grid: each conv layer's activation is max-pooled to at most
+      pool_grid x pool_grid cells (see the module docstring).
+
+  Returns:
+    [N, D] float32: per grid, per conv layer, the flattened pooled map.
+  """
+  if not isinstance(pool_grid, int) or pool_grid <= 0:
+    raise ValueError(f"pool_grid={pool_grid!r} must be a positive int, e.g. "
+                     "2.")
+
+  def pool_and_flatten(maps):
+    return tf.concat([tf.reshape(adaptive_max_pool(m, pool_grid),
+                                 [m.shape[0], -1]) for m in maps], axis=1)
+
+  return _grid_outputs(model, images, labels, batch_size, grids,
+                       pool_and_flatten)
+
+
+def resample_maps(maps: tf.Tensor, size: int) -> tf.Tensor:
+  """Square maps [B, h, h, K] -> [B, size, size, K].
+
+  Larger maps are max-pooled (`adaptive_max_pool`), smaller ones repeated
+  nearest-neighbour (`tf.image.resize(method="nearest")`; a 2x2 map becomes
+  2x2 blocks of a 4x4 one), equal ones returned as they are.
+  """
+  height = int(maps.shape[1])
+  if height > size:
+    return adaptive_max_pool(maps, size)
+  if height < size:
+    return tf.image.resize(maps, [size, size], method="nearest")
+  return maps
+
+
+def feature_map_size(model, grids: Optional[Sequence[int]] = None) -> int:
+  """m of `feature_maps`: the finest chosen net's last conv map side."""
+  grids = _check_grids(model, grids)
+  net = model.energy_nets[model.model_grids.index(max(grids))]
+  return int(conv_activations(net)[-1][1].shape[1])
+
+
+def feature_maps(model, images, labels=None, batch_size: int = 500,
+                 grids: Optional[Sequence[int]] = None,
+                 map_size: Optional[int] = None) -> np.ndarray:
+  """The conv activations of all grids' energy nets as one stack of maps.
+
+  Args:
+    model, images, labels, batch_size, grids: as in `extract_features`.
+    map_size: the side m every map is resampled to (`resample_maps`);
+      default `feature_map_size(model, grids)` (4 for the digits preset).
+
+  Returns:
+    float32 [N, m, m, K]: per grid (coarse first) and per conv layer, that
+    layer's activation resampled to m x m, stacked along the channels. K is
+    the sum of the conv widths (digits preset: 64 + 64 + 128 + 128 = 384).
+    Values are activations (unbounded, mostly small).
+  """
+  map_size = feature_map_size(model, grids) if map_size is None else map_size
+  if not isinstance(map_size, int) or map_size <= 0:
+    raise ValueError(f"map_size={map_size!r} must be a positive int, e.g. 4.")
+
+  def resample_and_stack(maps):
+    return tf.concat([resample_maps(m, map_size) for m in maps], axis=-1)
+
+  return _grid_outputs(model, images, labels, batch_size, grids,
+                       resample_and_stack)
 
 
 def balanced_subset(labels: np.ndarray, num_labelled: int,
@@ -268,10 +360,139 @@ def supervised_cnn_test_error(model, train_images: np.ndarray,
   return float(np.mean(np.argmax(probabilities, axis=1) != test_labels))
 
 
+def feature_cnn_validation_slice(labels: np.ndarray, seed: int = 0
+                                 ) -> np.ndarray:
+  """Positions (sorted) in a labelled set held out for early stopping.
+
+  max(K, round(FEATURE_CNN_VALIDATION_FRACTION * N)) of the N labels,
+  spread over the K classes as `balanced_subset` does (seed `seed`), so
+  every class has at least one example on each side. Raises ValueError
+  naming the class when one has fewer than 2 labelled examples.
+  """
+  labels = np.asarray(labels)
+  classes, counts = np.unique(labels, return_counts=True)
+  if len(classes) and counts.min() < 2:
+    short = classes[np.argmin(counts)]
+    raise ValueError(
+        f"num_labelled={len(labels)} gives class {short} only "
+        f"{counts.min()} labelled example, but the CNN on feature maps needs "
+        "at least 2 per class (one for its early-stopping validation slice); "
+        f"pass --num_labelled >= {2 * len(classes)}, or "
+        "--feature_cnn_epochs=0 to skip that row.")
+  count = max(len(classes),
+              int(round(FEATURE_CNN_VALIDATION_FRACTION * len(labels))))
+  return balanced_subset(labels, count, seed)
+
+
+def build_feature_cnn(train_maps: np.ndarray, num_classes: int,
+                      seed: int = 0) -> keras.Model:
+  """The 2-layer CNN on feature maps [B, m, m, K] -> probabilities [B, C].
+
+  A per-channel standardisation (mean and variance of `train_maps` over
+  examples and positions, fixed), then two 3x3 'same' conv layers of
+  FEATURE_CNN_FILTERS filters with LeakyReLU(0.2), dropout
+  FEATURE_CNN_DROPOUT and a softmax layer. Float32 whatever the global
+  dtype policy; kernels Glorot-uniform and dropout seeded from `seed`,
+  biases zero, so the same seed builds the same model.
+  """
+  train_maps = np.asarray(train_maps, np.float32)
+  mean = train_maps.mean(axis=(0, 1, 2))
+  variance = train_maps.var(axis=(0, 1, 2))
+  with precision.policy("float32"):
+    inputs = keras.Input(train_maps.shape[1:], name="feature_maps")
+    x = keras.layers.Normalization(axis=-1, mean=mean, variance=variance,
+                                   name="standardise")(inputs)
+    for index in range(2):
+      x = keras.layers.Conv2D(
+          FEATURE_CNN_FILTERS, 3, padding="same", name=f"conv{index + 1}",
+          kernel_initializer=keras.initializers.GlorotUniform(seed + index))(x)
+      x = activations.LeakyReLU(negative_slope=0.2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dropout(FEATURE_CNN_DROPOUT, seed=seed)(x)
+    probabilities = keras.layers.Dense(
+        num_classes, activation="softmax", name="probabilities",
+        kernel_initializer=keras.initializers.GlorotUniform(seed + 2))(x)
+    cnn = keras.Model(inputs, probabilities, name="feature_map_cnn")
+  cnn.compile(optimizer=keras.optimizers.Adam(FEATURE_CNN_LEARNING_RATE),
+              loss="sparse_categorical_crossentropy", jit_compile=False)
+  return cnn
+
+
+def _fit_epoch(cnn, maps, labels, rng) -> None:
+  """One pass in the order `rng.permutation`; `train_on_batch` per batch
+  (measured 3x less CPU than a `fit` call per epoch on these small sets)."""
+  order = rng.permutation(len(maps))
+  for start in range(0, len(order), FEATURE_CNN_BATCH_SIZE):
+    batch = order[start:start + FEATURE_CNN_BATCH_SIZE]
+    cnn.train_on_batch(maps[batch], labels[batch])
+
+
+def _cross_entropy(cnn, maps, labels) -> float:
+  probabilities = cnn.predict_on_batch(maps)
+  return float(np.mean(keras.losses.sparse_categorical_crossentropy(
+      labels, probabilities)))
+
+
+def feature_cnn_test_error(train_maps: np.ndarray, train_labels: np.ndarray,
+                           test_maps: np.ndarray, test_labels: np.ndarray,
+                           num_classes: int, seed: int = 0,
+                           max_epochs: int = FEATURE_CNN_EPOCHS,
+                           patience: int = FEATURE_CNN_PATIENCE
+                           ) -> tuple[float, int]:
+  """(test error in [0, 1], epochs trained) of `build_feature_cnn`.
+
+  The labelled maps are split (`feature_cnn_validation_slice`): the CNN is
+  trained on the rest, Adam(1e-3), batch 32, batch order from
+  `np.random.default_rng(seed)`, until the validation cross-entropy has not
+  improved for `patience` epochs or `max_epochs` are done; E is the epoch of
+  the lowest validation loss. A new CNN from the same seed is then trained
+  E epochs on the whole labelled set (validation slice included) and
+  scored on the test maps.
+
+  Args:
+    train_maps, test_maps: float32 [N, m, m, K] from `feature_maps`.
+    train_labels, test_labels: int [N] class labels in [0, num_classes).
+    num_classes: C, the width of the softmax.
+    seed: seeds the slice, the weights, dropout and the batch order.
+    max_epochs: the most epochs of the early-stopping run (>= 1).
+    patience: epochs without a better validation loss before it stops.
+  """
+  if not isinstance(max_epochs, int) or max_epochs < 1:
+    raise ValueError(f"max_epochs={max_epochs!r} must be an int >= 1.")
+  if not isinstance(patience, int) or patience < 1:
+    raise ValueError(f"patience={patience!r} must be an int >= 1.")
+  train_maps = np.asarray(train_maps, np.float32)
+  train_labels = np.asarray(train_labels, np.int64)
+  validation = feature_cnn_validation_slice(train_labels, seed)
+  fit = np.setdiff1d(np.arange(len(train_labels)), validation)
+  cnn = build_feature_cnn(train_maps[fit], num_classes, seed)
+  rng = np.random.default_rng(seed)
+  best_loss, best_epochs = np.inf, 1
+  for epoch in range(1, max_epochs + 1):
+    _fit_epoch(cnn, train_maps[fit], train_labels[fit], rng)
+    loss = _cross_entropy(cnn, train_maps[validation],
+                          train_labels[validation])
+    if loss < best_loss:
+      best_loss, best_epochs = loss, epoch
+    elif epoch - best_epochs >= patience:
+      break
+  cnn = build_feature_cnn(train_maps, num_classes, seed)
+  rng = np.random.default_rng(seed + 1)
+  for _ in range(best_epochs):
+    _fit_epoch(cnn, train_maps, train_labels, rng)
+  probabilities = cnn.predict(np.asarray(test_maps, np.float32),
+                              batch_size=500, verbose=0)
+  error = float(np.mean(np.argmax(probabilities, axis=1)
+                        != np.asarray(test_labels)))
+  return error, best_epochs
+
+
 def evaluate_features(model, train_images, train_labels, test_images,
                       test_labels, num_labelled=(100, 300, 1000),
                       seed: int = 0, grids: Optional[Sequence[int]] = None,
-                      cnn_epochs: int = CNN_EPOCHS) -> list[dict]:
+                      cnn_epochs: int = CNN_EPOCHS,
+                      feature_cnn_epochs: int = FEATURE_CNN_EPOCHS,
+                      feature_map_size: Optional[int] = None) -> list[dict]:
   """Semi-supervised classification with the model's features (paper Exp. 2).
 
   Args:
@@ -280,14 +501,21 @@ def evaluate_features(model, train_images, train_labels, test_images,
     train_labels, test_labels: int [N] class labels (>= 0).
     num_labelled: labelled training examples per setting; each draws a
       balanced subset (`balanced_subset`, seed `seed`).
-    seed: seeds the subsets and the supervised CNNs.
-    grids: the model grids whose features the SVM uses (default all).
+    seed: seeds the subsets, the supervised CNNs and the feature-map CNNs.
+    grids: the model grids whose features the SVM uses (default all; the
+      feature-map CNN always uses every grid, as the paper's).
     cnn_epochs: passes of the supervised reference CNN over its subset;
       0 skips it (supervised_cnn_error is then None).
+    feature_cnn_epochs: the most epochs of the CNN on the feature maps of
+      all grids (`feature_cnn_test_error`, early-stopped); 0 skips it
+      (feature_cnn_error and feature_cnn_epochs_trained are then None).
+      Needs >= 2 labelled examples per class.
+    feature_map_size: m of `feature_maps` (default `feature_map_size`).
 
   Returns:
-    One dict per setting: {num_labelled, svm_error, supervised_cnn_error},
-    errors on the test split in [0, 1].
+    One dict per setting: {num_labelled, svm_error, supervised_cnn_error,
+    feature_cnn_error, feature_cnn_epochs_trained}, errors on the test split
+    in [0, 1].
   """
   train_images = _check_images(train_images, "train_images",
                                model.grid_sizes[-1], model.channels)
@@ -304,14 +532,31 @@ def evaluate_features(model, train_images, train_labels, test_images,
       raise ValueError(f"{name}_labels hold {labels.min()}: feature "
                        "evaluation needs class labels >= 0 (an unlabelled "
                        "source gives -1).")
-  if not isinstance(cnn_epochs, int) or cnn_epochs < 0:
-    raise ValueError(f"cnn_epochs={cnn_epochs!r} must be an int >= 0.")
+  for name, value in (("cnn_epochs", cnn_epochs),
+                      ("feature_cnn_epochs", feature_cnn_epochs)):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+      raise ValueError(f"{name}={value!r} must be an int >= 0 (0 skips "
+                       "that row).")
+  if feature_map_size is not None and (
+      isinstance(feature_map_size, bool)
+      or not isinstance(feature_map_size, int) or feature_map_size <= 0):
+    raise ValueError(f"feature_map_size={feature_map_size!r} must be a "
+                     "positive int, e.g. 4, or None for the default.")
   settings = [num_labelled] if isinstance(num_labelled, int) else list(
       num_labelled)
   subsets = [balanced_subset(train_labels, n, seed) for n in settings]
+  if feature_cnn_epochs:
+    for subset in subsets:  # Fails before the slow part.
+      feature_cnn_validation_slice(train_labels[subset], seed)
   num_classes = int(max(train_labels.max(), test_labels.max())) + 1
   train_features = extract_features(model, train_images, grids=grids)
   test_features = extract_features(model, test_images, grids=grids)
+  if feature_cnn_epochs:
+    # Maps of the labelled images only: the rest of the split is not used.
+    labelled = np.unique(np.concatenate(subsets))
+    train_maps = feature_maps(model, train_images[labelled],
+                              map_size=feature_map_size)
+    test_maps = feature_maps(model, test_images, map_size=feature_map_size)
   rows = []
   for count, subset in zip(settings, subsets):
     svm_error = svm_test_error(train_features[subset], train_labels[subset],
@@ -321,8 +566,16 @@ def evaluate_features(model, train_images, train_labels, test_images,
       cnn_error = supervised_cnn_test_error(
           model, train_images[subset], train_labels[subset], test_images,
           test_labels, num_classes, seed, cnn_epochs)
+    map_error = map_epochs = None
+    if feature_cnn_epochs:
+      map_error, map_epochs = feature_cnn_test_error(
+          train_maps[np.searchsorted(labelled, subset)],
+          train_labels[subset], test_maps, test_labels, num_classes, seed,
+          feature_cnn_epochs)
     rows.append({"num_labelled": int(count), "svm_error": svm_error,
-                 "supervised_cnn_error": cnn_error})
+                 "supervised_cnn_error": cnn_error,
+                 "feature_cnn_error": map_error,
+                 "feature_cnn_epochs_trained": map_epochs})
   return rows
 
 
@@ -338,3 +591,12 @@ def feature_dimension(model, grids: Optional[Sequence[int]] = None,
       total += min(height, pool_grid) * min(width, pool_grid) * depth
   return int(total)
 
+
+
+def feature_map_shape(model, map_size: Optional[int] = None
+                      ) -> tuple[int, int, int]:
+  """(m, m, K) of `feature_maps(model, ..., map_size=map_size)`, all grids."""
+  size = feature_map_size(model) if map_size is None else int(map_size)
+  depth = sum(int(output.shape[-1]) for net in model.energy_nets
+              for _, output in conv_activations(net))
+  return size, size, depth
