@@ -162,7 +162,7 @@ def main(argv):
   steps = metadata["serving"]["num_langevin_steps"]
   steps = f"; Langevin steps {steps}" if steps is not None else ""
   requested = metadata["serving"]["steps"]
-  if requested["signature"]:
+  if requested["accepted"]:
     steps += (f"; {requested['input']} per request in [1, "
               f"{requested['max']}] ({requested['signature']})")
   print(f"Exported step {step} of {WORKDIR.value} to {path} (version "

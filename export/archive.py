@@ -22,6 +22,7 @@ from tfgen import families
 from tfgen.serving.signature_spec import serving_fn
 from tfgen.serving.signature_spec import Signature
 from tfgen.serving.signature_spec import STEPS_INPUT
+from tfgen.serving.signature_spec import STEPS_SIGNATURE
 
 DEFAULT_MAX_BATCH = 256
 # The export's metadata, beside the SavedModel (TF Serving ignores the
@@ -39,8 +40,9 @@ def export_metadata(model: keras.Model, signatures: Sequence[Signature],
   sampler = model.sampler_settings(num_langevin_steps)
   size = model.final_image_size
   with_steps = [s for s in signatures if s.steps is not None]
-  steps = ({"signature": None, "input": STEPS_INPUT,
-            "refusal": families.steps_refusal(model)} if not with_steps
+  steps = ({"accepted": False, "signature": STEPS_SIGNATURE,
+            "input": STEPS_INPUT, "refusal": families.steps_refusal(model)}
+           if not with_steps
            else with_steps[0].steps.metadata(with_steps[0].name))
   metadata = {
       "family": families.of_model(model).name,

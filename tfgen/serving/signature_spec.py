@@ -75,9 +75,11 @@ class StepsInput:
   def metadata(self, signature: str) -> dict:
     """JSON-ready: what `export.serve` and clients read from get_config."""
     default = self.default
-    return {"signature": signature, "input": self.name, "min": 1,
-            "max": int(self.max_steps), "unit": self.unit,
-            "default": (list(default) if isinstance(default, (list, tuple))
+    return {"accepted": True, "signature": signature, "input": self.name,
+            "min": 1, "max": int(self.max_steps), "allowed": self.allowed,
+            "unit": self.unit,
+            "default": ([int(d) for d in default]
+                        if isinstance(default, (list, tuple))
                         else int(default))}
 
 
