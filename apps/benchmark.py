@@ -390,11 +390,7 @@ def run_serve() -> dict:
   if min(batches) < 1:
     raise app.UsageError(f"--serve_batches={SERVE_BATCHES.value} must be "
                          ">= 1.")
-  try:
-    steps = [int(s) for s in SERVE_STEPS.value]
-  except ValueError:
-    steps = [0]
-  if steps and min(steps) < 1:
+  if not all(s.strip().isdigit() and int(s) >= 1 for s in SERVE_STEPS.value):
     raise app.UsageError(
         f"--serve_steps={','.join(SERVE_STEPS.value)} must be integers >= 1 "
         "(Langevin steps per grid), e.g. --serve_steps=10,30,90.")
@@ -402,7 +398,8 @@ def run_serve() -> dict:
       WORKDIR.value, batches, SERVE_REQUESTS.value, grids=grids,
       batch_size=BATCH.value, num_langevin_steps=STEPS.value,
       net_width=WIDTH.value, settle_seconds=SETTLE.value, printer=_progress,
-      steps=steps, steps_batch=SERVE_STEPS_BATCH.value)
+      steps=[int(s) for s in SERVE_STEPS.value],
+      steps_batch=SERVE_STEPS_BATCH.value)
 
 
 def _show(module: str):
