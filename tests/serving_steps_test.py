@@ -121,9 +121,10 @@ def test_max_steps_must_be_a_positive_int_at_least_the_exported_steps():
   steps = families.signatures(model, num_steps=[0, 1500])[1].steps
   assert (steps.max_steps, steps.example) == (1500, 1500)  # Raised to fit.
   assert steps.metadata("sample_steps") == {
-      "signature": "sample_steps", "input": "num_steps", "min": 1,
-      "max": 1500, "unit": "Langevin steps on every grid",
-      "default": [0, 1500]}
+      "accepted": True, "signature": "sample_steps", "input": "num_steps",
+      "min": 1, "max": 1500,
+      "allowed": "in [1, 1500] (the max_steps of this export)",
+      "unit": "Langevin steps on every grid", "default": [0, 1500]}
 
 
 if __name__ == "__main__":
