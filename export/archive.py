@@ -73,7 +73,8 @@ def export_metadata(model: keras.Model, signatures: Sequence[Signature],
 
 
 def build_archive(model: keras.Model, max_batch: int = DEFAULT_MAX_BATCH,
-                  num_langevin_steps=None, extra_metadata: Optional[dict] = None,
+                  num_langevin_steps=None,
+                  extra_metadata: Optional[dict] = None,
                   max_steps: Optional[int] = None) -> tuple:
   """Traces every signature of `model` into an ExportArchive.
 

@@ -9,9 +9,9 @@ r"""Requests samples from a served model and saves them.
 one image per seed. `--class_id=K` asks a class-conditional export for class
 K. `--num_steps=K` asks an iterative export (multigrid, GRAN, PPGN) for K
 sampler steps per image (its `sample_steps` signature, docs/serving-steps.md;
-default: the export's own). `--signature=inpaint` (multigrid exports) fills the masked pixels of
-`--input`'s `images` ([N, S, S, C] in [0, 1]) where its `masks` are 1;
-`--signature=refine` (LAPGAN exports) refines `--input`'s coarse `images`;
+default: the export's own). `--signature=inpaint` (multigrid exports) fills
+the masked pixels of `--input`'s `images` ([N, S, S, C] in [0, 1]) where
+its `masks` are 1; `--signature=refine` (LAPGAN exports) refines `--input`'s coarse `images`;
 both take one seed per image. A request larger than the export's max_batch
 is sent in several parts. `--output` ending in .png gets an image grid, .npz
 the float32 images in [0, 1] (`images`) and their `seeds`.

@@ -201,7 +201,8 @@ def test_bad_num_steps_are_refused_before_sending(num_steps):
   with pytest.raises(ValueError, match=rf"num_steps={num_steps!r} must be "
                      r"an int >= 1 \(the request's sampler steps\), or "
                      "None for the export's own."):
-    client_lib.Client("http://127.0.0.1:9", "m").predict([1], num_steps=num_steps)
+    client_lib.Client("http://127.0.0.1:9", "m").predict(
+        [1], num_steps=num_steps)
 
 
 def test_parse_seeds():
