@@ -15,7 +15,9 @@ r"""Benchmarks: `python -m apps.benchmark sampler|ops|train|serve [--json]`.
   subprocess per configuration, so each gets its own peak RSS).
 * `serve`: p50/p95 latency of the exported SavedModel, called in-process
   through `tf.saved_model.load` and through the REST dev server
-  (`python -m export.serve`), against the model's own `sample_from_seeds`.
+  (`python -m export.serve`), against the model's own `sample_from_seeds`;
+  with `--serve_steps`, p50/p90 latency of `sample_steps` against the
+  request's number of steps.
 
 Variants are timed interleaved (each round runs every variant once), median
 / min / max of `--repeats` rounds after a warm-up call: on a shared machine
@@ -86,6 +88,13 @@ SERVE_BATCHES = flags.DEFINE_list("serve_batches", ["1", "16", "64"],
                                   "Samples per request.")
 SERVE_REQUESTS = flags.DEFINE_integer("serve_requests", 30, "Timed requests "
                                       "per batch size and path.")
+SERVE_STEPS = flags.DEFINE_list(
+    "serve_steps", [], "serve: numbers of Langevin steps per grid at which "
+    "the export's sample_steps signature is timed (p50 / p90 latency "
+    "against steps, SavedModel and REST), e.g. 10,30,90; none: not timed.")
+SERVE_STEPS_BATCH = flags.DEFINE_integer(
+    "serve_steps_batch", 1, "Samples per request of the --serve_steps "
+    "timings.")
 
 
 def _progress(text: str) -> None:
@@ -370,7 +379,7 @@ def print_train(report: dict) -> None:
 
 # ---- serve -----------------------------------------------------------------------
 def run_serve() -> dict:
-  _positive(SERVE_REQUESTS, BATCH, STEPS)
+  _positive(SERVE_REQUESTS, BATCH, STEPS, SERVE_STEPS_BATCH)
   from apps import benchmark_serve  # pylint: disable=g-import-not-at-top
   try:
     batches = [int(b) for b in SERVE_BATCHES.value]
@@ -381,10 +390,16 @@ def run_serve() -> dict:
   if min(batches) < 1:
     raise app.UsageError(f"--serve_batches={SERVE_BATCHES.value} must be "
                          ">= 1.")
+  if not all(s.strip().isdigit() and int(s) >= 1 for s in SERVE_STEPS.value):
+    raise app.UsageError(
+        f"--serve_steps={','.join(SERVE_STEPS.value)} must be integers >= 1 "
+        "(Langevin steps per grid), e.g. --serve_steps=10,30,90.")
   return benchmark_serve.run(
       WORKDIR.value, batches, SERVE_REQUESTS.value, grids=grids,
       batch_size=BATCH.value, num_langevin_steps=STEPS.value,
-      net_width=WIDTH.value, settle_seconds=SETTLE.value, printer=_progress)
+      net_width=WIDTH.value, settle_seconds=SETTLE.value, printer=_progress,
+      steps=[int(s) for s in SERVE_STEPS.value],
+      steps_batch=SERVE_STEPS_BATCH.value)
 
 
 def _show(module: str):

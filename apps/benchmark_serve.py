@@ -17,6 +17,12 @@ times, interleaved, requests of 1, 16 and 64 samples through
   export.serve` on 127.0.0.1 (adds JSON, HTTP and base64), through
   `tfgen.serving.client.Client`.
 
+With `steps` (`--serve_steps=10,30,90`) it also times the export's
+`sample_steps` signature (docs/serving-steps.md) at each listed number of
+Langevin steps per grid, `steps_batch` samples per request, through the
+SavedModel (`saved_model`) and the REST server (`rest`), interleaved with
+the rest: p50 / p90 latency against steps.
+
 The server runs on a free port, answers a bounded number of requests and is
 stopped by its PID (SIGTERM, then SIGKILL if it does not exit) whatever
 happens.
@@ -37,6 +43,7 @@ from typing import Callable, Optional, Sequence
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_NAME = "multigrid"
 PATHS = ("in_process", "in_process_any_batch", "saved_model", "rest")
+STEPS_PATHS = ("saved_model", "rest")  # Of the sample_steps signature.
 
 
 def train_tiny(workdir: str, grids: Sequence[int], batch_size: int,
@@ -52,12 +59,14 @@ def train_tiny(workdir: str, grids: Sequence[int], batch_size: int,
   loop.Trainer(config, workdir, printer=lambda _: None).run()
 
 
-def export(workdir: str, export_base: str) -> str:
+def export(workdir: str, export_base: str,
+           max_steps: Optional[int] = None) -> str:
   """`python -m export` in a subprocess; returns the version folder."""
+  extra = [f"--max_steps={max_steps}"] if max_steps else []
   result = subprocess.run(
       [sys.executable, "-m", "export", f"--workdir={workdir}",
        f"--export_base={export_base}", f"--model_name={MODEL_NAME}",
-       f"--serving_base_path={os.path.abspath(export_base)}"],
+       f"--serving_base_path={os.path.abspath(export_base)}", *extra],
       cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
   if result.returncode:
     raise RuntimeError(f"python -m export failed:\n{result.stderr[-3000:]}")
@@ -122,6 +131,23 @@ class DevServer:
     self.stop()
 
 
+def _steps_calls(loaded, rest_client, steps, batch: int) -> dict:
+  """'steps_path/k' -> a call of `sample_steps` with k steps, `batch` seeds."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  signature = loaded.signatures["sample_steps"]
+  seeds = tf.range(batch, dtype=tf.int64)
+  calls = {}
+  for count in steps:
+    num_steps = tf.fill([batch], tf.constant(count, tf.int64))
+    calls[f"steps_saved_model/{count}"] = (
+        lambda k: lambda: signature(seed=seeds, num_steps=k)[
+            "images"].numpy())(num_steps)
+    calls[f"steps_rest/{count}"] = (
+        lambda k: lambda: rest_client.predict(list(range(batch)),
+                                              num_steps=k))(count)
+  return calls
+
+
 def _calls(model, loaded, rest_client, batches) -> dict:
   """'path/n' -> zero-argument call returning when the images are ready."""
   # pylint: disable=g-import-not-at-top
@@ -151,8 +177,13 @@ def run(workdir: Optional[str], batches: Sequence[int], requests: int,
         grids: Sequence[int] = (1, 4, 16), batch_size: int = 100,
         num_langevin_steps: int = 30, net_width: float = 1.0,
         settle_seconds: float = 0.0,
-        printer: Callable[[str], None] = print) -> dict:
-  """Exports, serves and times; returns the JSON-ready report."""
+        printer: Callable[[str], None] = print,
+        steps: Sequence[int] = (), steps_batch: int = 1) -> dict:
+  """Exports, serves and times; returns the JSON-ready report.
+
+  `steps`: numbers of Langevin steps per grid at which `sample_steps` is
+  timed (`steps_batch` samples per request); none: not timed.
+  """
   # pylint: disable=g-import-not-at-top
   import tensorflow as tf
   from tfgen.bench import timing
@@ -168,7 +199,9 @@ def run(workdir: Optional[str], batches: Sequence[int], requests: int,
     export_base = os.path.join(scratch, "export")
     printer("serve: exporting (python -m export)")
     started = time.perf_counter()
-    path = export(workdir, export_base)
+    from tfgen.serving import signature_spec  # pylint: disable=g-import-not-at-top
+    path = export(workdir, export_base, max(steps) if steps and max(
+        steps) > signature_spec.DEFAULT_MAX_STEPS else None)
     export_seconds = time.perf_counter() - started
     model, config, step = workdir_lib.load_model(workdir)
     started = time.perf_counter()
@@ -180,8 +213,9 @@ def run(workdir: Optional[str], batches: Sequence[int], requests: int,
         "load_seconds": time.perf_counter() - started}
     printer("serve: starting the dev server (python -m export.serve)")
     with DevServer(export_base, os.path.join(scratch, "serve.log")) as server:
-      calls = _calls(model, loaded, client.Client(server.url, MODEL_NAME),
-                     batches)
+      rest_client = client.Client(server.url, MODEL_NAME)
+      calls = _calls(model, loaded, rest_client, batches)
+      calls.update(_steps_calls(loaded, rest_client, steps, steps_batch))
       first, times, _ = timing.interleave(
           calls, requests, settle_seconds=settle_seconds,
           on_round=lambda r: printer(f"  round {r + 1}/{requests}"))
@@ -199,6 +233,14 @@ def run(workdir: Optional[str], batches: Sequence[int], requests: int,
           row["saved_model"]["p50"] / row["in_process_any_batch"]["p50"])
       row["rest_vs_in_process"] = row["rest"]["p50"] / base
       latency[str(n)] = row
+    by_steps = {}
+    for count in steps:
+      by_steps[str(count)] = {
+          name: {**timing.percentiles(times[f"steps_{name}/{count}"],
+                                      qs=(50, 90)),
+                 "first_call_seconds": first[f"steps_{name}/{count}"],
+                 "requests": len(times[f"steps_{name}/{count}"])}
+          for name in STEPS_PATHS}
     return {
         "benchmark": "serve", "machine": timing.machine(),
         "model": {"grid_sizes": list(model.grid_sizes),
@@ -210,6 +252,9 @@ def run(workdir: Optional[str], batches: Sequence[int], requests: int,
         "export": export_cost,
         "server_exit_code": server.exit_code,
         "latency": latency,
+        # sample_steps: p50 / p90 seconds per number of steps per grid.
+        "latency_by_steps": {"samples_per_request": steps_batch,
+                             "steps": by_steps},
         "targets": [{"target": "saved_model_vs_in_process <= 1.3",
                      "where": f"{n} samples",
                      "value": latency[str(n)]["saved_model_vs_in_process"],
@@ -231,6 +276,16 @@ def show(report: dict) -> None:
     print(f"{n:>7s} {cells} {row['saved_model_vs_in_process']:6.2f} "
           f"{row['saved_model_vs_in_process_any_batch']:6.2f} "
           f"{row['rest_vs_in_process']:7.2f}")
+  by_steps = report["latency_by_steps"]
+  if by_steps["steps"]:
+    print(f"sample_steps, {by_steps['samples_per_request']} sample(s) per "
+          "request: latency against Langevin steps per grid (p50 / p90 in "
+          "ms)")
+    print(f"{'steps':>7s} " + " ".join(f"{p:>21s}" for p in STEPS_PATHS))
+    for count, row in by_steps["steps"].items():
+      print(f"{count:>7s} " + " ".join(
+          f"{row[p]['p50'] * 1e3:10.1f} /{row[p]['p90'] * 1e3:9.1f}"
+          for p in STEPS_PATHS))
   cost = report["export"]
   print(f"python -m export {cost['export_command_seconds']:.1f} s (process "
         f"start and imports included), saved_model.pb "

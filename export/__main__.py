@@ -1,12 +1,16 @@
 r"""Exports a trained workdir as a SavedModel in TF Serving's layout.
 
     python -m export --workdir=DIR --export_base=BASE [--model_name=NAME] \
-        [--version=N] [--overwrite] [--serving_steps=30] [--max_batch=256]
+        [--version=N] [--overwrite] [--serving_steps=30] [--max_steps=1000] \
+        [--max_batch=256]
 
 writes `BASE/NAME/N/` (N: the next free version unless --version) with the
 signatures `serving_default` (seed [, class_id] -> images, images_bytes),
-`inpaint` (multigrid) or `refine` (LAPGAN: coarse image, seed -> images)
-and `get_config` (the export's metadata as JSON), plus
+`sample_steps` (iterative families: the same plus `num_steps`, the
+request's sampler steps in [1, --max_steps]; docs/serving-steps.md),
+`inpaint` (multigrid, PPGN) or `refine` (LAPGAN: coarse image, seed ->
+images), the family's others, and `get_config` (the export's metadata as
+JSON), plus
 `assets.extra/tf_serving_warmup_requests` and `assets.extra/tfgen_export.json`,
 and adds NAME to `BASE/models.config` with `base_path:
 "<--serving_base_path>/NAME"`. The version folder appears complete or not
@@ -43,8 +47,14 @@ OVERWRITE = flags.DEFINE_boolean(
     "overwrite", False, "Replace an existing --version (development only: "
     "TF Serving does not reload a version it already serves).")
 SERVING_STEPS = flags.DEFINE_list(
-    "serving_steps", None, "Langevin steps per model grid baked into the "
-    "export (one value or one per grid); default: the trained ones.")
+    "serving_steps", None, "Sampler steps of serving_default (and inpaint): "
+    "multigrid Langevin steps per model grid (one value or one per grid), "
+    "GRAN canvas steps, PPGN MALA-approx steps; default: the trained ones.")
+MAX_STEPS = flags.DEFINE_integer(
+    "max_steps", None, "Largest num_steps a request of the sample_steps "
+    "signature may ask (multigrid: Langevin steps on every grid; GRAN: "
+    "canvas steps; PPGN: MALA-approx steps); larger ones fail with HTTP "
+    "400. Default: 1000 (or the exported steps if above).")
 MAX_BATCH = flags.DEFINE_integer(
     "max_batch", 256, "Largest number of instances per request; larger "
     "requests fail with HTTP 400.")
@@ -106,6 +116,9 @@ def main(argv):
   if MAX_BATCH.value < 1:
     raise app.UsageError(f"--max_batch={MAX_BATCH.value} must be >= 1, e.g. "
                          "256.")
+  if MAX_STEPS.value is not None and MAX_STEPS.value < 1:
+    raise app.UsageError(f"--max_steps={MAX_STEPS.value} must be >= 1, e.g. "
+                         "--max_steps=1000 (or omit it).")
   steps = _serving_steps()
   # pylint: disable=g-import-not-at-top
   from tfgen.serving import layout
@@ -124,7 +137,8 @@ def main(argv):
         model, MAX_BATCH.value, steps, extra_metadata={
             "model_name": name, "train_step": step,
             "workdir": os.path.abspath(WORKDIR.value),
-            "experiment_config": json.loads(config.to_json())})
+            "experiment_config": json.loads(config.to_json())},
+        max_steps=MAX_STEPS.value)
   except (ValueError, workdir_lib.CheckpointError) as error:
     raise app.UsageError(str(error)) from error
   records = (signatures_lib.warmup_records(signatures, name)
@@ -147,6 +161,10 @@ def main(argv):
   served = [s.name for s in signatures] + [signatures_lib.CONFIG_SIGNATURE]
   steps = metadata["serving"]["num_langevin_steps"]
   steps = f"; Langevin steps {steps}" if steps is not None else ""
+  requested = metadata["serving"]["steps"]
+  if requested["accepted"]:
+    steps += (f"; {requested['input']} per request in [1, "
+              f"{requested['max']}] ({requested['signature']})")
   print(f"Exported step {step} of {WORKDIR.value} to {path} (version "
         f"{version}; signatures {', '.join(served)}{steps}) and updated "
         f"{config_path} (base_path {SERVING_BASE_PATH.value.rstrip('/')}/"

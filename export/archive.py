@@ -21,6 +21,8 @@ import tfgen
 from tfgen import families
 from tfgen.serving.signature_spec import serving_fn
 from tfgen.serving.signature_spec import Signature
+from tfgen.serving.signature_spec import STEPS_INPUT
+from tfgen.serving.signature_spec import STEPS_SIGNATURE
 
 DEFAULT_MAX_BATCH = 256
 # The export's metadata, beside the SavedModel (TF Serving ignores the
@@ -37,6 +39,11 @@ def export_metadata(model: keras.Model, signatures: Sequence[Signature],
   """What the export was made of: JSON-ready dict."""
   sampler = model.sampler_settings(num_langevin_steps)
   size = model.final_image_size
+  with_steps = [s for s in signatures if s.steps is not None]
+  steps = ({"accepted": False, "signature": STEPS_SIGNATURE,
+            "input": STEPS_INPUT, "refusal": families.steps_refusal(model)}
+           if not with_steps
+           else with_steps[0].steps.metadata(with_steps[0].name))
   metadata = {
       "family": families.of_model(model).name,
       "model_class": type(model).__name__,
@@ -46,6 +53,9 @@ def export_metadata(model: keras.Model, signatures: Sequence[Signature],
           "num_langevin_steps": sampler.get("num_langevin_steps"),
           "step_size": sampler.get("step_size", []),
           "max_batch": int(max_batch),
+          # A request's number of sampler steps: the signature and input
+          # that take it and its range, or why this family has none.
+          "steps": steps,
           "signatures": {
               s.name: {"inputs": {spec.name: spec.dtype.name
                                   for spec in s.inputs},
@@ -63,17 +73,22 @@ def export_metadata(model: keras.Model, signatures: Sequence[Signature],
 
 
 def build_archive(model: keras.Model, max_batch: int = DEFAULT_MAX_BATCH,
-                  num_langevin_steps=None, extra_metadata: Optional[dict] = None
-                  ) -> tuple:
+                  num_langevin_steps=None,
+                  extra_metadata: Optional[dict] = None,
+                  max_steps: Optional[int] = None) -> tuple:
   """Traces every signature of `model` into an ExportArchive.
 
   Args:
     model: a trained (or adapted) model of a family with signatures.
     max_batch: largest accepted batch (instances per request), >= 1.
-    num_langevin_steps: per-grid sampling steps baked into the export (one
-      int or one per model grid; default: the trained ones).
+    num_langevin_steps: sampler steps baked into `serving_default` (and
+      `inpaint`): multigrid per-grid steps (one int or one per model grid),
+      GRAN canvas steps, PPGN MALA-approx steps; default: the trained ones.
+      Families without steps refuse it.
     extra_metadata: more JSON-ready entries for the metadata (e.g. the
       experiment config and training step).
+    max_steps: the largest `num_steps` of a `sample_steps` request
+      (families with steps; default `signature_spec.DEFAULT_MAX_STEPS`).
 
   Returns:
     (archive, metadata, signatures): call `archive.write_out(path)`;
@@ -86,7 +101,7 @@ def build_archive(model: keras.Model, max_batch: int = DEFAULT_MAX_BATCH,
     raise ValueError("The model has no start images (never trained or "
                      "adapted): export a trained workdir, or call "
                      "model.adapt(train_images) first.")
-  signatures = families.signatures(model, num_langevin_steps)
+  signatures = families.signatures(model, num_langevin_steps, max_steps)
   metadata = export_metadata(model, signatures, max_batch,
                              num_langevin_steps, extra_metadata)
   config_json = json.dumps(metadata, sort_keys=True)

@@ -1,15 +1,17 @@
 r"""Requests samples from a served model and saves them.
 
     python -m export.client --url=http://127.0.0.1:8501 --model_name=multigrid \
-        --seeds=0:16 --output=samples.png [--class_id=3]
+        --seeds=0:16 --output=samples.png [--class_id=3] [--num_steps=60]
     python -m export.client --signature=inpaint --input=masked.npz ...
     python -m export.client --signature=refine --input=coarse.npz ...
 
 `--seeds` is a comma list (`1,2,3`) or a range `START:STOP` (`0:16` = 0..15),
 one image per seed. `--class_id=K` asks a class-conditional export for class
-K. `--signature=inpaint` (multigrid exports) fills the masked pixels of
-`--input`'s `images` ([N, S, S, C] in [0, 1]) where its `masks` are 1;
-`--signature=refine` (LAPGAN exports) refines `--input`'s coarse `images`;
+K. `--num_steps=K` asks an iterative export (multigrid, GRAN, PPGN) for K
+sampler steps per image (its `sample_steps` signature, docs/serving-steps.md;
+default: the export's own). `--signature=inpaint` (multigrid exports) fills
+the masked pixels of `--input`'s `images` ([N, S, S, C] in [0, 1]) where
+its `masks` are 1; `--signature=refine` (LAPGAN exports) refines `--input`'s coarse `images`;
 both take one seed per image. A request larger than the export's max_batch
 is sent in several parts. `--output` ending in .png gets an image grid, .npz
 the float32 images in [0, 1] (`images`) and their `seeds`.
@@ -37,6 +39,10 @@ SEEDS = flags.DEFINE_string("seeds", "0:16", "Seeds, one image each: 1,2,3 "
                             "or START:STOP.")
 CLASS_ID = flags.DEFINE_integer("class_id", None, "Class of every image (a "
                                 "class-conditional export only).")
+NUM_STEPS = flags.DEFINE_integer(
+    "num_steps", None, "Sampler steps of every image (an iterative export's "
+    "sample_steps signature: multigrid Langevin steps on every grid, GRAN "
+    "canvas steps, PPGN MALA-approx steps); default: the export's own.")
 SIGNATURE = flags.DEFINE_enum("signature", "serving_default", SIGNATURES,
                               "serving_default (sample), inpaint (multigrid) "
                               "or refine (LAPGAN).")
@@ -78,6 +84,14 @@ def main(argv):
                          "in .png or .npz, e.g. --output=/tmp/samples.png.")
   if CLASS_ID.value is not None and CLASS_ID.value < 0:
     raise app.UsageError(f"--class_id={CLASS_ID.value} must be >= 0.")
+  if NUM_STEPS.value is not None and NUM_STEPS.value < 1:
+    raise app.UsageError(f"--num_steps={NUM_STEPS.value} must be >= 1, e.g. "
+                         "--num_steps=30 (or omit it for the export's own).")
+  if NUM_STEPS.value is not None and SIGNATURE.value != "serving_default":
+    raise app.UsageError(
+        f"--num_steps goes with sampling (--signature=serving_default), not "
+        f"--signature={SIGNATURE.value}: {SIGNATURE.value} runs the export's "
+        "own steps; drop --num_steps.")
   common.check_outputs(output=OUTPUT.value)
   # pylint: disable=g-import-not-at-top
   import numpy as np
@@ -97,7 +111,7 @@ def main(argv):
     elif SIGNATURE.value == "refine":
       images = client.refine(images_in, seeds, CLASS_ID.value)
     else:
-      images = client.predict(seeds, CLASS_ID.value)
+      images = client.predict(seeds, CLASS_ID.value, NUM_STEPS.value)
   except ValueError as error:
     raise app.UsageError(str(error)) from error
   except client_lib.ServingError as error:
@@ -109,8 +123,9 @@ def main(argv):
     np.savez(OUTPUT.value, images=images.astype(np.float32),
              seeds=np.asarray(seeds, np.int64))
   print(f"Wrote {len(images)} images of shape {list(images.shape[1:])} from "
-        f"{client.url} model {MODEL_NAME.value!r} ({SIGNATURE.value}) to "
-        f"{OUTPUT.value}.")
+        f"{client.url} model {MODEL_NAME.value!r} ({SIGNATURE.value}"
+        + (f", {NUM_STEPS.value} steps" if NUM_STEPS.value else "")
+        + f") to {OUTPUT.value}.")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,13 @@ absurdly nested JSON, true/false for an integer input) and failed input
 checks (InvalidArgumentError, with the check's message only), 404 for an
 unknown model or version.
 
+A request's number of sampler steps (`num_steps`, docs/serving-steps.md)
+is read against the export's metadata (its `get_config` signature):
+a non-integer value is a 400 naming the allowed range (out-of-range
+values fail the signature's own check, with the same range), `num_steps`
+sent to another signature is a 400 pointing to `sample_steps`, and any
+`num_steps` sent to a family without steps (LAPGAN) is a 400 saying so.
+
 It is not a production server: no gRPC, no batching, no model_config_file
 or version policies (only the latest version is served), no classify /
 regress APIs, no TLS or authentication, one request runs at a time. It
@@ -70,6 +77,7 @@ class ServedModel:
     self._tf = tf
     self._loaded = tf.saved_model.load(path)
     self.signatures = dict(self._loaded.signatures)
+    self.steps = _steps_metadata(self.signatures)
     proto = saved_model_pb2.SavedModel()
     with open(os.path.join(path, "saved_model.pb"), "rb") as f:
       proto.ParseFromString(f.read())
@@ -95,11 +103,12 @@ class ServedModel:
       raise RequestError(400, "The request must be a JSON object with "
                          "'instances' (row format) or 'inputs' (columnar).")
     name = body.get("signature_name") or "serving_default"
-    if name not in self.signatures:
+    function = self.signatures.get(name)
+    specs = function.structured_input_signature[1] if function else {}
+    self._check_steps_request(name, _input_names(body), list(specs))
+    if function is None:
       raise RequestError(400, f"Serving signature name: {name!r} not found "
                          f"in signature def; have {sorted(self.signatures)}.")
-    function = self.signatures[name]
-    specs = function.structured_input_signature[1]
     row = "instances" in body
     if row == ("inputs" in body):
       raise RequestError(400, "The request must have exactly one of "
@@ -111,13 +120,14 @@ class ServedModel:
     for key, spec in specs.items():
       if spec.dtype.is_integer and _has_bool(values[key]):
         raise RequestError(400, f"Input {key!r}: true/false is not an "
-                           f"{spec.dtype.name}; send integers, e.g. 1.")
+                           f"{spec.dtype.name}; send integers, e.g. 1."
+                           + self._steps_range(key))
       try:
         tensors[key] = tf.constant(_decode_b64(values[key]), spec.dtype)
       except (TypeError, ValueError) as error:
         raise RequestError(400, f"Input {key!r}: cannot make a "
                            f"{spec.dtype.name} tensor of the value "
-                           f"({error}).") from error
+                           f"({error})." + self._steps_range(key)) from error
       if not spec.shape.is_compatible_with(tensors[key].shape):
         raise RequestError(400, f"Input {key!r}: shape "
                            f"{tensors[key].shape.as_list()} does not match "
@@ -141,6 +151,57 @@ class ServedModel:
       return {"predictions": next(iter(outputs.values()))}
     return {"predictions": [{k: v[i] for k, v in outputs.items()}
                             for i in range(count)]}
+
+
+  def _check_steps_request(self, signature: str, sent: set,
+                           takes: list) -> None:
+    """400 for `num_steps` where the export takes none (see the module)."""
+    steps = self.steps
+    if not steps:
+      return
+    name = steps["input"]
+    if name not in sent and signature != steps["signature"]:
+      return
+    if not steps["accepted"]:
+      raise RequestError(400, f"{name}: {steps['refusal']}")
+    if name in sent and name not in takes:
+      raise RequestError(
+          400, f"{name}: signature {signature!r} takes no {name} (it runs "
+          f"this export's default steps, {steps['default']}); send {name} "
+          f"{steps['allowed']} with signature_name {steps['signature']!r}.")
+
+  def _steps_range(self, key: str) -> str:
+    """' num_steps must be integers in [1, N] ...' for the steps input."""
+    steps = self.steps
+    if not steps or not steps["accepted"] or key != steps["input"]:
+      return ""
+    return f" {key} must be integers {steps['allowed']}."
+
+
+def _steps_metadata(signatures: dict) -> Optional[dict]:
+  """The `serving.steps` metadata of a tfgen export's `get_config`.
+
+  None for a SavedModel without it (not a tfgen export, or an older one).
+  """
+  config = signatures.get("get_config")
+  if config is None or config.structured_input_signature[1]:
+    return None
+  try:
+    text = next(iter(config().values())).numpy()
+    return json.loads(text)["serving"].get("steps")
+  except (ValueError, KeyError, TypeError, AttributeError):
+    return None
+
+
+def _input_names(body: dict) -> set:
+  """The input names a row or columnar request sends."""
+  inputs = body.get("inputs", body.get("instances"))
+  if isinstance(inputs, dict):
+    return set(inputs)
+  if isinstance(inputs, list):
+    return {key for instance in inputs if isinstance(instance, dict)
+            and "b64" not in instance for key in instance}
+  return set()
 
 
 # TF's tail naming the failed op: "\n\t [[{{node check_seed/Assert}}]]".

@@ -122,7 +122,8 @@ def test_train_measures_each_config_and_precision_in_its_own_process():
 
 def test_serve_times_three_paths_and_stops_the_server():
   report = _run(["serve", *TINY, "--grid_sizes=1,4,8", "--serve_batches=1,3",
-                 "--serve_requests=2"], timeout=600)
+                 "--serve_requests=2", "--serve_steps=1,4",
+                 "--serve_steps_batch=2"], timeout=600)
   assert set(report["latency"]) == {"1", "3"}
   for row in report["latency"].values():
     for path in ("in_process", "in_process_any_batch", "saved_model",
@@ -131,6 +132,13 @@ def test_serve_times_three_paths_and_stops_the_server():
       assert row[path]["requests"] == 2
     assert row["saved_model_vs_in_process"] > 0
     assert row["saved_model_vs_in_process_any_batch"] > 0
+  by_steps = report["latency_by_steps"]
+  assert by_steps["samples_per_request"] == 2
+  assert set(by_steps["steps"]) == {"1", "4"}
+  for row in by_steps["steps"].values():
+    for path in ("saved_model", "rest"):
+      assert 0 < row[path]["p50"] <= row[path]["p90"]
+      assert row[path]["requests"] == 2
   assert report["model"]["trained_here"]
   assert report["server_exit_code"] == 0  # Stopped by SIGTERM, cleanly.
   assert len(report["targets"]) == 2
@@ -159,6 +167,8 @@ def test_unknown_benchmark_is_a_usage_error(args):
      "must be grid sizes joined by '-'"),
     (["train", "--precisions=half"], "--precisions: 'half' is not one of "
      "float32, mixed_bfloat16, mixed_float16."),
+    (["serve", "--serve_steps=10,x"], "--serve_steps=10,x must be integers "
+     ">= 1 (Langevin steps per grid), e.g. --serve_steps=10,30,90."),
 ])
 def test_bad_flags_are_usage_errors(args, message):
   result = subprocess.run(

@@ -28,6 +28,7 @@ from export import archive as signatures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_BATCH = 4
+MAX_STEPS = 5  # --max_steps of the conditional multigrid export.
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +196,15 @@ def test_bad_seeds_are_refused_before_sending(seeds):
     client_lib.Client("http://127.0.0.1:9", "m").predict(seeds)
 
 
+@pytest.mark.parametrize("num_steps", [0, True, 2.5, "3"])
+def test_bad_num_steps_are_refused_before_sending(num_steps):
+  with pytest.raises(ValueError, match=rf"num_steps={num_steps!r} must be "
+                     r"an int >= 1 \(the request's sampler steps\), or "
+                     "None for the export's own."):
+    client_lib.Client("http://127.0.0.1:9", "m").predict(
+        [1], num_steps=num_steps)
+
+
 def test_parse_seeds():
   assert client_lib.parse_seeds("1,2, 3") == [1, 2, 3]
   assert client_lib.parse_seeds("0:4") == [0, 1, 2, 3]
@@ -233,6 +243,10 @@ def test_command_line_writes_a_png_grid_and_npz(rest_url, loaded, tmp_path):
     (["--output={tmp}/x.png", "--url=http://127.0.0.1:9"], "Cannot reach"),
     (["--output={tmp}/x.png", "--model_name=nope", "--url={url}"],
      "HTTP 404"),
+    (["--output={tmp}/x.png", "--num_steps=0"], "--num_steps=0 must be >= 1"),
+    (["--output={tmp}/x.png", "--num_steps=3", "--signature=refine"],
+     "--num_steps goes with sampling (--signature=serving_default), not "
+     "--signature=refine"),
 ])
 def test_command_line_reports_errors(rest_url, tmp_path, args, expected):
   args = [a.format(url=rest_url, tmp=tmp_path) for a in args]
@@ -258,8 +272,10 @@ def conditional_url(tmp_path_factory):
   lapgan = LAPGAN(level_sizes=(4, 8), num_classes=3, noise_dim=4,
                   generator_width=0.125, discriminator_width=0.125, seed=1)
   loaded = {}
-  for name, model in (("mg", multigrid), ("lap", lapgan)):
-    archive, metadata, _ = signatures.build_archive(model, MAX_BATCH)
+  for name, model, max_steps in (("mg", multigrid, MAX_STEPS),
+                                 ("lap", lapgan, None)):
+    archive, metadata, _ = signatures.build_archive(model, MAX_BATCH,
+                                                    max_steps=max_steps)
 
     def write(version_dir, archive=archive, metadata=metadata):
       archive.write_out(version_dir, verbose=False)
@@ -321,6 +337,63 @@ def test_inpaint_and_refine_of_conditional_exports(conditional_url):
       class_id=tf.constant([0, 1, 2, 0, 1][i:i + 4], tf.int64))[
           "images"].numpy() for i in (0, 4)])
   np.testing.assert_array_equal(refined, expected)
+
+
+def test_num_steps_per_request_through_the_dev_server(conditional_url,
+                                                     tmp_path):
+  url, loaded = conditional_url
+  client = client_lib.Client(url, "mg")
+  seeds, classes = [1, 2, 3, 4, 5], [0, 1, 2, 0, 1]  # Sent in two parts.
+  three = client.predict(seeds, classes, num_steps=3)
+  np.testing.assert_array_equal(three, client.predict(seeds, classes,
+                                                      num_steps=3))
+  np.testing.assert_array_equal(three[:4], loaded["mg"].signatures[
+      "sample_steps"](seed=tf.constant(seeds[:4], tf.int64),
+                      class_id=tf.constant(classes[:4], tf.int64),
+                      num_steps=tf.constant([3] * 4, tf.int64))["images"])
+  assert np.abs(three - client.predict(seeds, classes, num_steps=1)).max() > (
+      1e-4)
+  # The export's default is 2 steps on every grid: num_steps=2 is that.
+  np.testing.assert_array_equal(client.predict(seeds, classes, num_steps=2),
+                                client.predict(seeds, classes))
+  for inputs, expected in (
+      ({"num_steps": [0]}, r"num_steps: values \[0\] must be in \[1, 5\] "
+       r"\(the max_steps of this export\)\.$"),
+      ({"num_steps": [6]}, r"num_steps: values \[6\] must be in \[1, 5\]"),
+      ({"num_steps": np.array([2.5])}, r"Input 'num_steps': cannot make a "
+       r"int64 tensor of the value \(.*\)\. num_steps must be integers in "
+       r"\[1, 5\] \(the max_steps of this export\)\.$"),
+      ({"num_steps": [True]}, r"true/false is not an int64; send integers, "
+       r"e\.g\. 1\. num_steps must be integers in \[1, 5\]")):
+    with pytest.raises(client_lib.ServingError, match=expected) as raised:
+      client.call("sample_steps", {"seed": [1], "class_id": [0], **inputs})
+    assert raised.value.status == 400
+  with pytest.raises(client_lib.ServingError, match=(
+      r"HTTP 400: num_steps: signature 'serving_default' takes no num_steps "
+      r"\(it runs this export's default steps, \[2, 2\]\); send num_steps in "
+      r"\[1, 5\] \(the max_steps of this export\) with signature_name "
+      r"'sample_steps'\.")):
+    client.call("serving_default", {"seed": [1], "class_id": [0],
+                                    "num_steps": [3]})
+  lapgan = client_lib.Client(url, "lap")
+  for call in (lambda: lapgan.predict([1], [0], num_steps=3),
+               lambda: lapgan.call("serving_default", {
+                   "seed": [1], "class_id": [0], "num_steps": [3]})):
+    with pytest.raises(client_lib.ServingError, match=(
+        r"HTTP 400: num_steps: a request with num_steps needs a model that "
+        r"takes a number of sampler steps .*this is a 'lapgan' model "
+        r"\(family='lapgan'\), which does not\. Instead, send the request "
+        r"without num_steps \(to serving_default\): a LAPGAN has no sampler "
+        r"steps")):
+      call()
+  npz = str(tmp_path / "steps.npz")
+  result = run_client(f"--url={url}", "--model_name=mg", "--seeds=1:6",
+                      "--class_id=0", "--num_steps=3", f"--output={npz}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "(serving_default, 3 steps)" in result.stdout
+  with np.load(npz) as archive:
+    np.testing.assert_array_equal(archive["images"], client.predict(
+        seeds, 0, num_steps=3))
 
 
 def test_command_line_sends_class_id_and_calls_refine_and_inpaint(

@@ -65,11 +65,18 @@ def saved_model_cli(*args, timeout=120):
   return run([script, *args], timeout=timeout)
 
 
-def cli_sample(version_dir, seeds, outdir):
-  result = saved_model_cli(
+def cli_run(version_dir, signature, input_exprs, outdir):
+  """`saved_model_cli run` of one signature in a fresh process."""
+  return saved_model_cli(
       "run", "--dir", version_dir, "--tag_set", "serve", "--signature_def",
-      "serving_default", "--input_exprs", f"seed={seeds!r}", "--outdir",
-      str(outdir), "--overwrite")
+      signature, "--input_exprs", input_exprs, "--outdir", str(outdir),
+      "--overwrite")
+
+
+def cli_sample(version_dir, seeds, outdir, signature="serving_default",
+               more_inputs=""):
+  result = cli_run(version_dir, signature, f"seed={seeds!r}{more_inputs}",
+                   outdir)
   assert result.returncode == 0, result.stderr[-3000:]
   return np.load(os.path.join(str(outdir), "images.npy"))
 
@@ -122,6 +129,28 @@ def test_saved_model_cli_run_is_reproducible_and_equals_in_process(
       first, np.clip((expected + 1.0) / 2.0, 0.0, 1.0))  # Bit for bit.
 
 
+def test_saved_model_cli_runs_sample_steps_and_checks_its_range(
+    base, workdir, tmp_path):
+  version = os.path.join(base, "multigrid", "1")
+  first = cli_sample(version, [1, 2], tmp_path / "a", "sample_steps",
+                     ";num_steps=[3,3]")
+  again = cli_sample(version, [1, 2], tmp_path / "b", "sample_steps",
+                     ";num_steps=[3,3]")
+  np.testing.assert_array_equal(first, again)  # Across processes.
+  model, _, _ = workdir_lib.load_model(workdir)
+  expected = tf.function(lambda s: model.sample_from_seeds(
+      s, num_langevin_steps=3)[-1])(tf.constant([1, 2], tf.int64)).numpy()
+  np.testing.assert_array_equal(
+      first, np.clip((expected + 1.0) / 2.0, 0.0, 1.0))  # Bit for bit.
+  bad = cli_run(version, "sample_steps", "seed=[1];num_steps=[1001]",
+                tmp_path / "c")
+  assert bad.returncode != 0
+  assert "InvalidArgument" in bad.stderr, bad.stderr[-2000:]
+  # The words of export.serve's HTTP 400 (tests/client_test.py).
+  assert ("num_steps: values [1001] must be in [1, 1000] (the max_steps of "
+          "this export).") in bad.stderr, bad.stderr[-2000:]
+
+
 def test_tf1_session_loader_runs_the_signatures(base):
   version = os.path.join(base, "multigrid", "1")
   with tf.Graph().as_default() as graph:
@@ -158,11 +187,15 @@ def test_existing_version_is_refused_then_overwritten_and_next_is_written(
   assert refused.returncode != 0
   assert "exists: pass --overwrite" in refused.stderr, refused.stderr[-2000:]
   result = run_module("export", *args, "--version=3", "--overwrite",
-                      "--serving_steps=1", "--serving_base_path=/srv")
+                      "--serving_steps=1", "--serving_base_path=/srv",
+                      "--max_steps=7")
   assert result.returncode == 0, result.stderr[-2000:]
+  assert "num_steps per request in [1, 7] (sample_steps)" in result.stdout
   with open(os.path.join(base_dir, "mg", "3", "assets.extra",
                          "tfgen_export.json")) as f:
-    assert json.load(f)["serving"]["num_langevin_steps"] == [1, 1]
+    serving = json.load(f)["serving"]
+  assert serving["num_langevin_steps"] == [1, 1]
+  assert (serving["steps"]["max"], serving["steps"]["default"]) == (7, [1, 1])
   assert not os.path.exists(os.path.join(base_dir, "mg", "3", "assets.extra",
                                          "tf_serving_warmup_requests"))
   assert sorted(os.listdir(os.path.join(base_dir, "mg"))) == ["3"]
@@ -218,6 +251,12 @@ def test_a_writer_killed_mid_write_leaves_no_partial_version(
      "--serving_steps=x must be integers"),
     (["--workdir={workdir}", "--export_base={tmp}", "--serving_steps=1,2,3"],
      "num_langevin_steps=[1, 2, 3] must be one int"),
+    (["--workdir={workdir}", "--export_base={tmp}", "--max_steps=0"],
+     "--max_steps=0 must be >= 1, e.g. --max_steps=1000 (or omit it)."),
+    (["--workdir={workdir}", "--export_base={tmp}", "--max_steps=1"],
+     "--max_steps=1 is below this export's default steps [2, 2] (Langevin "
+     "steps on every grid; --serving_steps or the trained ones): raise "
+     "--max_steps to at least 2 or lower --serving_steps."),
 ])
 def test_bad_arguments_are_reported(workdir, tmp_path, args, expected):
   args = [a.format(tmp=tmp_path, workdir=workdir) for a in args]

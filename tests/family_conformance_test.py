@@ -59,6 +59,9 @@ def test_the_row_is_complete_and_the_model_implements_the_contract(family):
                               model.final_image_size, model.channels)
   assert float(tf.reduce_min(images[-1])) >= -1.0
   assert float(tf.reduce_max(images[-1])) <= 1.0
+  # Its capability says whether requests choose their sampler steps.
+  names = [s.name for s in families.signatures(model)]
+  assert (signature_spec.STEPS_SIGNATURE in names) == row.has("serving_steps")
 
 
 @pytest.mark.parametrize("family", FAMILIES)

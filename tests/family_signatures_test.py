@@ -28,7 +28,7 @@ def test_multigrid_models_serve_samples_and_inpainting():
   model = support.tiny_multigrid()
   assert families.of_model(model).name == "multigrid"
   assert [s.name for s in families.signatures(model)] == [
-      "serving_default", "inpaint"]
+      "serving_default", "sample_steps", "inpaint"]
 
 
 def test_three_channel_models_export_colour_pngs():

@@ -378,7 +378,7 @@ def test_signatures_serve_the_sample_and_each_canvas():
   model = _trained(_model(num_canvas_steps=2))
   signatures = {s.name: s for s in gran_signatures.gran_signatures(
       model, num_steps=3)}
-  assert set(signatures) == {"serving_default", "canvas"}
+  assert set(signatures) == {"serving_default", "sample_steps", "canvas"}
   seeds = tf.constant([4, 4, 4, 8], tf.int64)
   expected = model.sample_from_seeds(seeds, num_canvas_steps=3)
   serve = tf.function(signature_spec.serving_fn(signatures["serving_default"],

@@ -93,7 +93,8 @@ def test_status_and_metadata(url):
   assert metadata["model_spec"] == {"name": "tiny", "signature_name": "",
                                     "version": "1"}
   defs = metadata["metadata"]["signature_def"]["signature_def"]
-  assert set(defs) == {"serving_default", "inpaint", "get_config"}
+  assert set(defs) == {"serving_default", "sample_steps", "inpaint",
+                       "get_config"}
   assert defs["serving_default"]["inputs"]["seed"]["dtype"] == "DT_INT64"
 
 

@@ -178,7 +178,13 @@ def test_metadata_is_in_get_config_and_assets_extra(exported):
   assert serving["step_size"] == pytest.approx(list(model.step_size))
   assert serving["max_batch"] == MAX_BATCH
   assert serving["image_shape"] == [8, 8, 1]
-  assert set(serving["signatures"]) == {"serving_default", "inpaint"}
+  assert set(serving["signatures"]) == {"serving_default", "sample_steps",
+                                        "inpaint"}
+  assert serving["steps"] == {
+      "accepted": True, "signature": "sample_steps", "input": "num_steps",
+      "min": 1, "max": 1000, "default": [2, 2],
+      "allowed": "in [1, 1000] (the max_steps of this export)",
+      "unit": "Langevin steps on every grid"}
   assert config["family"] == "multigrid" and config["train_step"] == 7
 
 
@@ -251,6 +257,9 @@ def test_lapgan_samples_equal_the_in_process_sampler_per_class(lapgan_export):
   assert np.abs(images[0] - images[1]).max() > 1e-4  # Same seed, new class.
   assert metadata["family"] == "lapgan"
   assert metadata["serving"]["num_langevin_steps"] is None
+  steps = metadata["serving"]["steps"]
+  assert (steps["accepted"], steps["input"]) == (False, "num_steps")
+  assert "a LAPGAN has no sampler steps" in steps["refusal"]
   assert set(metadata["serving"]["signatures"]["refine"]["inputs"]) == {
       "image", "seed", "class_id"}
 

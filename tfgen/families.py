@@ -48,7 +48,8 @@ CAPABILITIES = {
     "step_size_backoff": "has a sampler step size that "
                          "--divergence_backoff=step_size halves",
     "serving_steps": "takes a number of sampler steps at export "
-                     "(--serving_steps)",
+                     "(--serving_steps, bounded by --max_steps) and per "
+                     "request (num_steps of the sample_steps signature)",
     "chain_snapshots": "returns images along its MCMC chains (apps.sample "
                        "--chain_gif)",
     "chain_diagnostics": "runs MCMC chains that can be traced (trace_chains: "
@@ -72,7 +73,9 @@ class Family:
   model_class: the `GenerativeModel` subclass.
   build: ExperimentConfig -> the compiled model (called inside the caller's
     strategy scope, with initial weights seeded by `build_model`).
-  signatures: (model, num_steps or None) -> [`signature_spec.Signature`].
+  signatures: (model, num_steps or None, max_steps or None) ->
+    [`signature_spec.Signature`]; with `serving_steps`, one of them is
+    `sample_steps` (a `num_steps` request input bounded by max_steps).
   capabilities: a subset of `CAPABILITIES`.
   batch_transform: optional ExperimentConfig -> ((images, labels) -> the
     batch `update_step` takes), run in the input pipeline.
@@ -147,7 +150,7 @@ def _build_gran(config):
   return model
 
 
-def _ppgn_signatures(model, num_steps=None):
+def _ppgn_signatures(model, num_steps=None, max_steps=None):
   # export's --serving_steps is a list (one value per multigrid grid); a
   # PPGN chain has one number of MALA-approx steps.
   if isinstance(num_steps, (list, tuple)):
@@ -156,7 +159,7 @@ def _ppgn_signatures(model, num_steps=None):
                        "PPGN takes one number of MALA-approx steps, e.g. "
                        "--serving_steps=200.")
     num_steps = num_steps[0]
-  return ppgn_signatures.ppgn_signatures(model, num_steps)
+  return ppgn_signatures.ppgn_signatures(model, num_steps, max_steps)
 
 
 def _lapgan_pyramid(config):
@@ -207,7 +210,11 @@ FAMILIES = {row.name: row for row in (
                                       "pass, with no chain to diagnose; "
                                       "look at its refinements with "
                                       "`python -m apps.sample "
-                                      "--refine_panel=PANEL.png`"}),
+                                      "--refine_panel=PANEL.png`",
+                 "serving_steps": "send the request without num_steps (to "
+                                  "serving_default): a LAPGAN has no sampler "
+                                  "steps, it draws each pyramid level in "
+                                  "one generator pass"}),
     Family(
         name="gran",
         summary="GRAN (Im et al. 2016): a recurrent generator that draws T "
@@ -357,13 +364,36 @@ def batch_transform(config) -> Optional[Callable]:
   return transform(config) if transform is not None else None
 
 
-def signatures(model, num_steps=None) -> list:
-  """The serving signatures of `model`'s family."""
+def signatures(model, num_steps=None, max_steps=None) -> list:
+  """The serving signatures of `model`'s family.
+
+  Args:
+    model: a model of a registered family.
+    num_steps: the sampler steps of `serving_default` (`--serving_steps`;
+      families with `serving_steps` only; default the trained ones).
+    max_steps: the largest `num_steps` a `sample_steps` request may ask
+      (`--max_steps`; families with `serving_steps` only; default
+      `signature_spec.DEFAULT_MAX_STEPS`).
+  """
   family = of_model(model)
-  if num_steps is not None and not family.has("serving_steps"):
-    able = [f.name for f in FAMILIES.values() if f.has("serving_steps")]
-    raise ValueError(
-        f"--serving_steps={num_steps!r} applies to families with sampler "
-        f"steps ({', '.join(able)}); a {family.name!r} model has none. "
-        "Drop the flag.")
-  return family.signatures(model, num_steps)
+  for flag, value in (("serving_steps", num_steps), ("max_steps", max_steps)):
+    if value is not None and not family.has("serving_steps"):
+      able = [f.name for f in FAMILIES.values() if f.has("serving_steps")]
+      raise ValueError(
+          f"--{flag}={value!r} applies to families with sampler "
+          f"steps ({', '.join(able)}); a {family.name!r} model has none. "
+          "Drop the flag.")
+  return family.signatures(model, num_steps, max_steps)
+
+
+def steps_refusal(thing) -> Optional[str]:
+  """Why a request with `num_steps` is refused; None if the family takes it.
+
+  The registry's `require` message: it names the family, says it has no
+  sampler steps and what to send instead (what `export.serve` answers).
+  """
+  try:
+    require(thing, "serving_steps", "a request with num_steps")
+  except ValueError as error:
+    return str(error)
+  return None

@@ -89,7 +89,8 @@ def per_example_noise(pairs: tf.Tensor,
   Args:
     pairs: int32 [B, 2], one seed pair per example.
     shapes: per chain (e.g. per grid) the [num_steps, H, W, C] noise of one
-      example, or None for a chain without noise.
+      example, or None for a chain without noise; num_steps may be a scalar
+      int tensor (a serving request's steps).
 
   Returns:
     One noise source per chain (None where the shape was None). The noise of
@@ -105,7 +106,9 @@ def per_example_noise(pairs: tf.Tensor,
     return [tf.random.stateless_normal(shapes[i], seed=runner.fold_in(pair, i))
             for i in drawn]
 
-  signature = [tf.TensorSpec(shapes[i], tf.float32) for i in drawn]
+  signature = [tf.TensorSpec([None if tf.is_tensor(d) else d
+                              for d in shapes[i]], tf.float32)
+               for i in drawn]
   banks = tf.map_fn(draw, pairs, fn_output_signature=signature)
   sources = [None] * len(shapes)
   for i, bank in zip(drawn, banks):

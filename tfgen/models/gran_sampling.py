@@ -11,7 +11,10 @@ depends only on its seed, never on its batch-mates:
 
 so sampling with T' > T steps extends a sample without changing its first
 T canvases. `sample_from_seeds` is graph-traceable (export); `sample` is
-the eager entry point with argument checks.
+the eager entry point with argument checks; `final_canvas_from_seeds`
+takes T' as a tensor (a serving request's `num_steps`) and loops over the
+canvas steps in the graph, with the same noise, so it gives the images of
+`sample_from_seeds` with that many steps.
 """
 
 from __future__ import annotations
@@ -24,6 +27,15 @@ import tensorflow as tf
 from tfgen.core import seeds as seeds_lib
 from tfgen.mcmc import noise
 from tfgen.mcmc import runner
+
+
+def step_noise(pairs: tf.Tensor, noise_dim: int, step) -> tf.Tensor:
+  """[B, nz]: z_t of every example at canvas step `step` (an int or tensor)."""
+  return tf.map_fn(
+      lambda pair: tf.random.stateless_normal(
+          [noise_dim], runner.fold_in(runner.fold_in(
+              pair, seeds_lib.GRAN_STEP_NOISE), step)),
+      pairs, fn_output_signature=tf.TensorSpec([noise_dim], tf.float32))
 
 
 def per_example_noise(pairs: tf.Tensor, noise_dim: int, noise_mode: str,
@@ -101,6 +113,56 @@ class GranSampling:
     z = per_example_noise(pairs, self.noise_dim, self.noise_mode, steps)
     canvases, _ = self.generate(z, classes, steps, training=False)
     return canvases
+
+  def final_canvas_from_seeds(self, seeds, class_ids=None,
+                              num_canvas_steps=None) -> tf.Tensor:
+    """The image after T' canvas steps, T' a Python int or a tensor.
+
+    Args:
+      seeds, class_ids: as `sample_from_seeds`.
+      num_canvas_steps: T' >= 1: an int (then `sample_from_seeds(...)[-1]`)
+        or a scalar int tensor, e.g. a serving request's steps (checked by
+        its signature), run as a `tf.while_loop` over the steps.
+
+    Returns:
+      [B, S, S, C] in [-1, 1], equal to `sample_from_seeds(seeds,
+      class_ids, T')[-1]`: the same noise, layers and per-step statistics
+      (step t >= T uses row T - 1, as there).
+    """
+    if not tf.is_tensor(num_canvas_steps):
+      return self.sample_from_seeds(seeds, class_ids, num_canvas_steps)[-1]
+    steps = tf.cast(num_canvas_steps, tf.int32)
+    pairs = noise.seed_pairs(seeds)
+    classes = self._class_ids(pairs, class_ids)
+    one_hot = (None if classes is None
+               else tf.one_hot(classes, self.num_classes))
+
+    def project(z_t, step):
+      inputs = z_t if one_hot is None else tf.concat([z_t, one_hot], -1)
+      return self.project_z(inputs, step=step, training=False)
+
+    shared = None
+    if self.noise_mode == "shared":
+      shared = project(per_example_noise(pairs, self.noise_dim, "shared", 1),
+                       0)
+
+    def decode(step, h_c):
+      h_z = shared if shared is not None else project(
+          step_noise(pairs, self.noise_dim, step), step)
+      return self.decoder([h_z, h_c], step=step, training=False)
+
+    def body(step, h_c, total):  # Every step but the last reads its update.
+      delta = decode(step, h_c)
+      return (step + 1, self.encoder(delta, step=step, training=False),
+              total + delta)
+
+    batch = tf.shape(pairs)[0]
+    start = (tf.constant(0), tf.zeros([batch, self.noise_dim]),
+             tf.zeros([batch, self.image_size, self.image_size,
+                       self.channels]))
+    step, h_c, total = tf.while_loop(lambda step, *_: step < steps - 1, body,
+                                     start)
+    return tf.tanh(0.5 * (total + decode(step, h_c)))
 
   def check_class_id(self, class_id, name: str = "class_id"):
     """Validates a class argument (an int or int [B]); int32 or None."""

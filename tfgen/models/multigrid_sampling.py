@@ -74,10 +74,13 @@ class MultigridSampling:
     """Per-grid Langevin steps of a sampler call (or of an export).
 
     None: the model's `num_sampling_steps`; else one int >= 0 for every
-    model grid, or one per model grid.
+    model grid, or one per model grid; or a scalar int tensor (a serving
+    request's `num_steps`, checked by its signature) for every grid.
     """
     if num_langevin_steps is None:
       return tuple(self.num_sampling_steps)
+    if tf.is_tensor(num_langevin_steps):
+      return (num_langevin_steps,) * len(self.model_grids)
     steps = (tuple(num_langevin_steps) if isinstance(num_langevin_steps,
                                                      (list, tuple))
              else (num_langevin_steps,))
@@ -98,7 +101,8 @@ class MultigridSampling:
     if (sampler or self.sampler) != "langevin":
       return [langevin.standard_normal_noise] * len(self.model_grids)
     shapes = [[steps[i], size, size, self.channels]
-              if self.noise_scale[i] > 0 and steps[i] > 0 else None
+              if self.noise_scale[i] > 0 and (tf.is_tensor(steps[i])
+                                              or steps[i] > 0) else None
               for i, size in enumerate(self.model_grids)]
     return [source or langevin.standard_normal_noise
             for source in noise.per_example_noise(pairs, shapes)]
@@ -144,7 +148,8 @@ class MultigridSampling:
     Args:
       seeds: int [B] per-instance seeds, or int32 [B, 2] seed pairs.
       num_langevin_steps: optional per-grid step counts (default: the
-        model's `num_sampling_steps`).
+        model's `num_sampling_steps`), or a scalar int tensor for every
+        grid (see `sampling_steps`).
       start_images: optional [B, g0, g0, C] starts (default: a training
         image's start-grid average chosen by each seed).
       class_ids: int [B] classes of a conditional model (default: the label

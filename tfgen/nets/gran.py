@@ -179,8 +179,9 @@ class StepBatchNormalization(keras.layers.Layer):
   Training: the batch's moments (all-reduced across replicas), and row
   `min(step, num_steps - 1)` of the moving mean / variance moves towards
   them. Inference: that row's moving statistics, so an output depends only
-  on its own input. `num_steps=1` is ordinary batch norm shared by all
-  steps.
+  on its own input; there `step` may be a scalar int tensor (a canvas loop
+  whose length a serving request sets). `num_steps=1` is ordinary batch
+  norm shared by all steps.
   """
 
   def __init__(self, num_steps: int, momentum: float = 0.9,
@@ -208,7 +209,13 @@ class StepBatchNormalization(keras.layers.Layer):
 
   def call(self, x, step: int = 0, training=False):
     compute_dtype, x = x.dtype, tf.cast(x, tf.float32)  # Statistics in f32.
-    row = min(int(step), self.num_steps - 1)
+    if tf.is_tensor(step):
+      if training:
+        raise ValueError("StepBatchNormalization trains with a Python int "
+                         "step (its moving-statistics row); got a tensor.")
+      row = tf.minimum(tf.cast(step, tf.int32), self.num_steps - 1)
+    else:
+      row = min(int(step), self.num_steps - 1)
     if training:
       mean, variance = _moments(x, list(range(len(x.shape) - 1)))
       select = tf.one_hot(row, self.num_steps)[:, None] * (1 - self.momentum)

@@ -1,9 +1,11 @@
 """Serving: SavedModel signatures, TF Serving's directory layout, a client.
 
 * `signature_spec`: one signature's inputs, in-graph input checks and
-  outputs (per-instance `seed` -> `images`, `images_bytes`).
+  outputs (per-instance `seed` -> `images`, `images_bytes`), and the
+  `num_steps` request input of `sample_steps` (`StepsInput`).
 * `families`: the multigrid and LAPGAN signatures (`serving_default`,
-  `inpaint`, `refine`); each family's row in `tfgen.families` names its
+  `sample_steps`, `inpaint`, `refine`); `gran_signatures`,
+  `ppgn_signatures`: theirs. Each family's row in `tfgen.families` names its
   builder. `export.archive` puts them into a `keras.export.ExportArchive`.
 * `layout`: TF Serving's versioned `BASE/NAME/N/` layout, written atomically,
   and `BASE/models.config`.

@@ -6,6 +6,8 @@
     pngs = client.predict_png([0, 1, 2])     # three PNG files' bytes
 
 Conditional exports take `class_ids` (one int for all, or one per seed);
+`num_steps=K` asks an iterative export (multigrid, GRAN, PPGN) for K sampler
+steps through its `sample_steps` signature (docs/serving-steps.md);
 `inpaint` (multigrid) and `refine` (LAPGAN) call the other signatures. A
 request larger than the export's `max_batch` (read once from its
 `get_config` signature) is sent as several requests of at most that many
@@ -80,23 +82,39 @@ class Client:
     self._max_batch = None  # Read from the export's get_config when needed.
 
   # ---- what users call ----------------------------------------------------
-  def predict(self, seeds: Sequence[int], class_ids=None) -> np.ndarray:
+  def predict(self, seeds: Sequence[int], class_ids=None,
+              num_steps: Optional[int] = None) -> np.ndarray:
     """One sample per seed: float32 [N, S, S, C] in [0, 1].
 
     `class_ids`: for a class-conditional export, one int for every seed or
-    one per seed.
+    one per seed. `num_steps`: the request's sampler steps (an iterative
+    export's `sample_steps`; default: the export's own).
     """
-    return self.sample(seeds, class_ids)["images"]
+    return self.sample(seeds, class_ids, num_steps)["images"]
 
-  def predict_png(self, seeds: Sequence[int], class_ids=None) -> list[bytes]:
+  def predict_png(self, seeds: Sequence[int], class_ids=None,
+                  num_steps: Optional[int] = None) -> list[bytes]:
     """One PNG (bytes) per seed."""
-    return self.sample(seeds, class_ids)["images_bytes"]
+    return self.sample(seeds, class_ids, num_steps)["images_bytes"]
 
-  def sample(self, seeds: Sequence[int], class_ids=None) -> dict:
-    """`serving_default`: {"images": [N, S, S, C], "images_bytes": [N]}."""
+  def sample(self, seeds: Sequence[int], class_ids=None,
+             num_steps: Optional[int] = None) -> dict:
+    """{"images": [N, S, S, C], "images_bytes": [N]} of one sample per seed.
+
+    Without `num_steps`, `serving_default` (the export's steps); with it
+    (an int >= 1, at most the export's max_steps), `sample_steps`.
+    """
     seeds = _seeds(seeds)
-    return self.call("serving_default", _with_classes({"seed": seeds},
-                                                      class_ids, len(seeds)))
+    inputs = _with_classes({"seed": seeds}, class_ids, len(seeds))
+    if num_steps is None:
+      return self.call("serving_default", inputs)
+    if (isinstance(num_steps, bool) or
+        not isinstance(num_steps, (int, np.integer)) or num_steps < 1):
+      raise ValueError(f"num_steps={num_steps!r} must be an int >= 1 (the "
+                       "request's sampler steps), or None for the export's "
+                       "own.")
+    inputs["num_steps"] = np.full([len(seeds)], num_steps, np.int64)
+    return self.call("sample_steps", inputs)
 
   def inpaint(self, images: np.ndarray, masks: np.ndarray,
               seeds: Sequence[int], class_ids=None) -> np.ndarray:

@@ -4,8 +4,8 @@
   class-conditioned sample per seed (the exported sampler settings and
   number of steps);
 * `sample_steps`: the same plus num_steps int64 [batch] (one value for the
-  whole request, in [1, max_steps]): the number of MALA-approx steps as a
-  request input;
+  whole request, in [1, max_steps], the exporter's `--max_steps`): the
+  number of MALA-approx steps as a request input;
 * `inpaint`: image float32 [batch, S, S, C] in [0, 1], mask [batch, S, S,
   1 or C] (1 = missing), seed, class_id -> PPGN-context inpainting; the
   observed pixels come back unchanged.
@@ -18,31 +18,41 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfgen.serving.signature_spec import _check  # pylint: disable=protected-access
 from tfgen.serving.signature_spec import class_checks
 from tfgen.serving.signature_spec import image_checks
 from tfgen.serving.signature_spec import mask_checks
+from tfgen.serving.signature_spec import request_steps
 from tfgen.serving.signature_spec import Signature
+from tfgen.serving.signature_spec import STEPS_SIGNATURE
+from tfgen.serving.signature_spec import steps_checks
+from tfgen.serving.signature_spec import steps_input
 
 
 def ppgn_signatures(model, num_steps=None,
-                    max_steps: int = 1000) -> list[Signature]:
-  """`serving_default`, `sample_steps` and `inpaint` of a trained PPGN."""
+                    max_steps=None) -> list[Signature]:
+  """`serving_default`, `sample_steps` and `inpaint` of a trained PPGN.
+
+  num_steps: MALA-approx steps of `serving_default` and `inpaint` (an int
+  >= 1; default the model's `num_mcmc_steps`); max_steps: the bound of
+  `sample_steps`' num_steps (default `signature_spec.DEFAULT_MAX_STEPS`).
+  """
   # An export of a model without code statistics is refused by
   # export.archive (`model.needs_adapt`); the signatures themselves are
   # built for any model (the conformance suite reads their inputs).
-  steps = int(num_steps or model.settings.num_mcmc_steps)
-  if not 1 <= steps <= max_steps:
-    raise ValueError(f"num_steps={steps} must be in [1, max_steps="
-                     f"{max_steps}].")
+  steps = model.settings.num_mcmc_steps if num_steps is None else num_steps
+  if (isinstance(steps, bool) or not isinstance(steps, (int, np.integer))
+      or steps < 1):
+    raise ValueError(f"num_steps={steps!r} (--serving_steps) must be an "
+                     "integer >= 1: the MALA-approx steps of the export, "
+                     f"e.g. {model.settings.num_mcmc_steps}.")
+  steps_spec = steps_input(int(steps), max_steps, "MALA-approx steps")
   size, channels, classes = (model.image_size, model.channels,
                              model.num_classes)
   seed = tf.TensorSpec([None], tf.int64, name="seed")
   class_id = tf.TensorSpec([None], tf.int64, name="class_id")
-  steps_spec = tf.TensorSpec([None], tf.int64, name="num_steps")
 
   def sample(seed, class_id, num_steps=None):
-    count = steps if num_steps is None else tf.cast(num_steps[0], tf.int32)
+    count = steps if num_steps is None else request_steps(num_steps)
     return model.sample_from_seeds(seed, class_ids=class_id,
                                    num_steps=count, num_snapshots=1)[-1]
 
@@ -50,13 +60,7 @@ def ppgn_signatures(model, num_steps=None,
     del seed
     checks = class_checks("class_id", class_id, classes)
     if num_steps is not None:
-      checks += [
-          _check(tf.reduce_all(tf.equal(num_steps, num_steps[0])),
-                 "num_steps", "values {} must be the same for every "
-                 "instance of a request.", num_steps),
-          _check(tf.reduce_all((num_steps >= 1) & (num_steps <= max_steps)),
-                 "num_steps", f"values {{}} must be in [1, {max_steps}] "
-                 "(max_steps of this export).", num_steps)]
+      checks += steps_checks(num_steps, steps_spec)
     return checks
 
   def inpaint(image, mask, seed, class_id):
@@ -79,13 +83,14 @@ def ppgn_signatures(model, num_steps=None,
                  "class_id": np.arange(4, dtype=np.int64) % classes},
                 f"seed int64 [batch], {class_doc} -> one sample per seed "
                 f"({steps} MALA-approx steps)"),
-      Signature("sample_steps", (seed, class_id, steps_spec), sample,
+      Signature(STEPS_SIGNATURE, (seed, class_id, steps_spec.spec), sample,
                 check_sample,
                 {"seed": np.arange(2, dtype=np.int64),
-                 "class_id": np.array([3, 7], np.int64),
-                 "num_steps": np.array([20, 20], np.int64)},
+                 "class_id": np.array([3, 7], np.int64) % classes,
+                 steps_spec.name: np.full([2], steps_spec.example, np.int64)},
                 f"seed, {class_doc}, num_steps int64 [batch] (one value per "
-                f"request, in [1, {max_steps}]) -> one sample per seed"),
+                f"request, {steps_spec.allowed}: MALA-approx steps) -> one "
+                "sample per seed", steps=steps_spec),
       Signature(
           "inpaint",
           (tf.TensorSpec([None, None, None, None], tf.float32, name="image"),

@@ -14,14 +14,99 @@ with an InvalidArgumentError whose message starts with the input's name
 (TF Serving answers those with HTTP 400). The families' signatures are
 named by their rows in `tfgen.families`, the SavedModel around them is
 `export.archive`'s.
+
+An iterative family (multigrid, GRAN, PPGN: the registry's `serving_steps`
+capability) also exports `sample_steps`: the inputs of `serving_default`
+plus `num_steps` int64 [batch] (one value for the whole request, in [1,
+max_steps]), its number of sampler steps. `StepsInput` describes that
+input; `steps_checks` checks it in the graph.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Optional, Sequence, Union
 
+import numpy as np
 import tensorflow as tf
+
+# The request input and signature of a per-request number of sampler steps.
+STEPS_INPUT = "num_steps"
+STEPS_SIGNATURE = "sample_steps"
+# The bound of `num_steps` unless the export says otherwise (`python -m
+# export --max_steps`): PPGN's sample_steps had it before the flag existed.
+# A request's cost grows with its steps (and a multigrid request draws its
+# Langevin noise up front: steps x image pixels per image and grid).
+DEFAULT_MAX_STEPS = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class StepsInput:
+  """The `num_steps` input of a signature: sampler steps per request.
+
+  Attributes:
+    default: the export's steps when a request has no `num_steps` (what
+      `serving_default` runs): an int, or one int per multigrid grid.
+    max_steps: the largest accepted value (`--max_steps` of the export).
+    unit: what one step is, e.g. "Langevin steps on every grid".
+    name: the input's name.
+  """
+  default: Union[int, Sequence[int]]
+  max_steps: int
+  unit: str
+  name: str = STEPS_INPUT
+
+  @property
+  def spec(self) -> tf.TensorSpec:
+    """The input: int64 [batch], one (equal) value per instance."""
+    return tf.TensorSpec([None], tf.int64, name=self.name)
+
+  @property
+  def allowed(self) -> str:
+    """The allowed values, as every message about them words them."""
+    return f"in [1, {self.max_steps}] (the max_steps of this export)"
+
+  @property
+  def example(self) -> int:
+    """A valid value: the largest default step count (at least 1)."""
+    default = np.atleast_1d(np.asarray(self.default, np.int64))
+    return int(max(1, default.max()))
+
+  def metadata(self, signature: str) -> dict:
+    """JSON-ready: what `export.serve` and clients read from get_config."""
+    default = self.default
+    return {"accepted": True, "signature": signature, "input": self.name,
+            "min": 1, "max": int(self.max_steps), "allowed": self.allowed,
+            "unit": self.unit,
+            "default": ([int(d) for d in default]
+                        if isinstance(default, (list, tuple))
+                        else int(default))}
+
+
+def steps_input(default, max_steps: Optional[int], unit: str) -> StepsInput:
+  """A checked `StepsInput`; ValueError naming --max_steps.
+
+  Args:
+    default: the export's steps (an int >= 0, or one per multigrid grid).
+    max_steps: the bound (an int >= 1, at least every default); None:
+      `DEFAULT_MAX_STEPS`, raised to the largest default if that is above.
+    unit: what one step is.
+  """
+  largest = int(np.max(np.atleast_1d(np.asarray(default, np.int64))))
+  if max_steps is None:
+    max_steps = max(DEFAULT_MAX_STEPS, largest)
+  if (isinstance(max_steps, bool) or not isinstance(max_steps,
+                                                    (int, np.integer))
+      or max_steps < 1):
+    raise ValueError(f"--max_steps={max_steps!r} must be an integer >= 1, "
+                     f"e.g. --max_steps={DEFAULT_MAX_STEPS}.")
+  if max_steps < largest:
+    shown = list(default) if isinstance(default, (list, tuple)) else default
+    raise ValueError(
+        f"--max_steps={max_steps} is below this export's default steps "
+        f"{shown} ({unit}; --serving_steps or the trained ones): raise "
+        f"--max_steps to at least {largest} or lower --serving_steps.")
+  return StepsInput(default, int(max_steps), unit)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +123,7 @@ class Signature:
     example: {input name: numpy array}, a small valid request (warm-up file,
       tests).
     doc: one line for the metadata.
+    steps: the `StepsInput` of a signature with a `num_steps` input.
   """
   name: str
   inputs: tuple
@@ -45,6 +131,7 @@ class Signature:
   validate: Callable[..., list]
   example: dict
   doc: str = ""
+  steps: Optional[StepsInput] = None
 
 
 # ---- checks ----------------------------------------------------------------
@@ -112,6 +199,23 @@ def class_checks(name: str, class_id: tf.Tensor, num_classes: int) -> list:
   return [_check(tf.reduce_all((class_id >= 0) & (class_id < num_classes)),
                  name, f"values {{}} must be in [0, {num_classes}).",
                  class_id)]
+
+
+def steps_checks(num_steps: tf.Tensor, steps: StepsInput) -> list:
+  """`num_steps` int [batch]: one value for the request, in [1, max]."""
+  name = steps.name
+  return [
+      _check(tf.reduce_all(tf.equal(num_steps, num_steps[0])), name,
+             "values {} must be the same for every instance of a request.",
+             num_steps),
+      _check(tf.reduce_all((num_steps >= 1) &
+                           (num_steps <= steps.max_steps)), name,
+             f"values {{}} must be {steps.allowed}.", num_steps)]
+
+
+def request_steps(num_steps: tf.Tensor) -> tf.Tensor:
+  """The request's number of steps: int32 scalar (after `steps_checks`)."""
+  return tf.cast(num_steps[0], tf.int32)
 
 
 # ---- outputs ---------------------------------------------------------------
