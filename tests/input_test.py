@@ -45,6 +45,21 @@ def test_epochs_are_reshuffled_and_seeds_give_other_orders():
   assert not np.array_equal(first_epoch, other_seed)
 
 
+@pytest.mark.parametrize("global_seed", [0, 5])
+def test_the_order_ignores_the_global_seed_a_user_set(global_seed):
+  # tf.random.set_seed(0) once made the shuffle test a tensor as a bool.
+  config = digits_config()
+  want = batches(config, 0, 2)
+  tf.random.set_seed(global_seed)
+  try:
+    got = batches(config, 0, 2)
+  finally:
+    tf.random.set_seed(None)
+  for (images, labels), (want_images, want_labels) in zip(got, want):
+    np.testing.assert_array_equal(images, want_images)
+    np.testing.assert_array_equal(labels, want_labels)
+
+
 def test_epoch_seed_is_a_pure_function_of_seed_and_epoch():
   seeds = [int(input_lib.epoch_seed(seed, epoch))
            for seed in (0, 1) for epoch in (0, 1)]

@@ -123,10 +123,11 @@ def measure(config: config_lib.ExperimentConfig, iterations: int = 3,
       printer(f"  iteration {index + 1}/{iterations}: {seconds[-1]:.2f}s")
   summary = timing.summarize(seconds, work=c.train.batch_size)
   summary_seconds = _summary_seconds(metrics) / c.train.summary_every
-  shares = _shares(summary["median_seconds"],
-                   timing.summarize(input_seconds)["median_seconds"],
-                   timing.summarize(chain_seconds)["median_seconds"],
-                   summary_seconds)
+  # Shares from the fastest of each timing: a split by subtraction of
+  # medians goes negative (then 0) under load; the minimum is the run least
+  # disturbed by other processes.
+  shares = _shares(summary["min_seconds"], min(input_seconds),
+                   min(chain_seconds), summary_seconds)
   work = iteration_flops(model, c.train.batch_size)
   return {
       "grid_sizes": list(c.model.grid_sizes),

@@ -66,6 +66,11 @@ def example_stream(config: config_lib.ExperimentConfig, start: int = 0,
   seed = seeds.RunSeeds.from_seed(config.train.seed).data
 
   def epoch(index):
+    # The order is a function of the run's seed alone: the graph-level seed
+    # that `tf.random.set_seed` gives this traced function would otherwise
+    # join the shuffle's seed pair (and, when it is 0, make TF test the
+    # tensor seed as a Python bool).
+    tf.compat.v1.get_default_graph().seed = None
     return examples.shuffle(shuffle_buffer, seed=epoch_seed(seed, index),
                             reshuffle_each_iteration=False)
 
