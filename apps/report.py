@@ -2,6 +2,8 @@ r"""Every experiment of the multigrid paper on digits, as one report.
 
     python -m apps.report multigrid --output=DIR [--workdir_root=DIR/workdirs]
     python -m apps.report gran --output=DIR    # the GRAN paper: apps.report_gran
+    python -m apps.report ppgn --output=DIR    # the PPGN paper: apps.report_ppgn
+    python -m apps.report leaderboard --output=DIR  # every family: apps.report_leaderboard
 
 Trains (or reuses, when already trained with the same settings) one workdir
 per method with its flagfile (`apps/configs/{multigrid,single_grid,cd1,
@@ -39,6 +41,7 @@ from apps import common
 from apps import report_checks
 from apps import report_common
 from apps import report_gran
+from apps import report_leaderboard
 from apps import report_ppgn
 from apps import report_ppgn_tables
 from apps import report_tables
@@ -68,7 +71,7 @@ NOTES = flags.DEFINE_string("notes", None, "Markdown file appended to the "
 SMOKE = flags.DEFINE_bool("smoke", False, "Tiny settings everywhere, to test "
                           "the pipeline; the numbers mean nothing.")
 
-EXPERIMENTS = ("multigrid", "gran", "ppgn")
+EXPERIMENTS = ("multigrid", "gran", "ppgn", "leaderboard")
 CONFIG_DIR = report_common.CONFIG_DIR
 FLAGFILES = {"multigrid": "multigrid_digits.cfg",
              "single_grid": "single_grid_digits.cfg",
@@ -328,11 +331,18 @@ def main(argv):
       notes = f.read()
   if argv[1] == "gran":
     report_gran.check_flags()
+  if argv[1] == "leaderboard":
+    report_leaderboard.check_flags()
   output = OUTPUT.value
   workdir_root = WORKDIR_ROOT.value or os.path.join(output, "workdirs")
   os.makedirs(workdir_root, exist_ok=True)
   start = time.time()
-  if argv[1] == "gran":
+  load_start = os.getloadavg()[0]
+  if argv[1] == "leaderboard":
+    results = report_leaderboard.run(output, workdir_root, SMOKE.value,
+                                     SEED.value, CACHE_DIR.value,
+                                     NUM_SAMPLES.value)
+  elif argv[1] == "gran":
     results = report_gran.run(output, workdir_root, SMOKE.value, SEED.value,
                               CACHE_DIR.value, NUM_STEPS_SCALE.value)
   elif argv[1] == "ppgn":
@@ -346,6 +356,11 @@ def main(argv):
   results["machine"] = (f"{platform.machine()} {os.cpu_count()} CPUs, "
                         f"{platform.platform()}")
   results["smoke"] = SMOKE.value
+  results["load_start"], results["load_end"] = (round(load_start, 2),
+                                                round(os.getloadavg()[0], 2))
+  if argv[1] == "leaderboard":
+    report_leaderboard.write(results, output)
+    return
   if argv[1] == "gran":
     report_gran.write(results, output, notes)
     return

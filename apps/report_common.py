@@ -61,7 +61,8 @@ def run_training(name: str, flagfile: str, workdir: str, log_path: str,
 
   Returns:
     {flagfile (relative to the repository), workdir, train_wall_s (this
-    call's seconds), reused (bool), train_command}.
+    call's seconds), train_peak_rss_bytes (the apps.train process's peak
+    resident memory), reused (bool), train_command}.
 
   Raises:
     app.UsageError: the flagfile is missing or apps.train failed (the
@@ -81,19 +82,28 @@ def run_training(name: str, flagfile: str, workdir: str, log_path: str,
   with open(log_path, "w") as out:
     # From the repository root: flagfiles name their parent flagfiles
     # relative to it (gran1_digits.cfg reads apps/configs/gran_digits.cfg).
-    result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT,
-                            text=True, check=False, cwd=REPOSITORY_ROOT)
+    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                               text=True, cwd=REPOSITORY_ROOT)
+    try:
+      # wait4: this child's own resource use (ru_maxrss in KiB on Linux).
+      _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:
+      process.kill()
+      process.wait()
+      raise
+    process.returncode = os.waitstatus_to_exitcode(status)
   wall = time.time() - start
   with open(log_path) as f:
     text = f.read()
-  if result.returncode != 0:
+  if process.returncode != 0:
     raise app.UsageError(
         f"Training {name!r} in {workdir!r} failed (exit "
-        f"{result.returncode}); the end of {log_path}:\n{text[-3000:]}\nIf "
+        f"{process.returncode}); the end of {log_path}:\n{text[-3000:]}\nIf "
         "the workdir holds a run with other settings, pass another "
         "--workdir_root or delete it.")
   return dict(flagfile=os.path.relpath(flagfile, REPOSITORY_ROOT),
               workdir=workdir, train_wall_s=wall,
+              train_peak_rss_bytes=int(usage.ru_maxrss) * 1024,
               reused="Already trained to step" in text,
               train_command="python -m apps.train " + " ".join(
                   shlex.quote(a) for a in args))

@@ -84,7 +84,8 @@ def test_second_run_reuses_the_finished_workdirs(report):
 
 @pytest.mark.parametrize("args, expected", [
     (["lapgan", "--output=/tmp/x"], "Name one experiment: python -m "
-                                    "apps.report multigrid|gran|ppgn --output=DIR"),
+                                    "apps.report multigrid|gran|ppgn|leaderboard "
+                                    "--output=DIR"),
     (["multigrid"], "--output is required"),
     (["multigrid", "--output=/tmp/x", "--num_steps_scale=0"],
      "--num_steps_scale=0.0 must be > 0"),
