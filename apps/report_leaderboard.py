@@ -64,7 +64,7 @@ MODELS = {
     "gran1": ("gran1_digits.cfg", (), "GRAN, T = 1"),
     "gran3": ("gran_digits.cfg", (), "GRAN, T = 3 (default)"),
     "gran5": ("gran5_digits.cfg", (), "GRAN, T = 5"),
-    "ppgn": ("ppgn_digits.cfg", (), "PPGN-h (default)"),
+    "ppgn": ("ppgn_digits.cfg", (), "Noiseless Joint PPGN-h (default)"),
     "ppgn_joint": ("ppgn_joint_digits.cfg", (), "Joint PPGN-h"),
 }
 # The single-grid baseline (~32 min) and Joint PPGN-h (~17 min) stay out of
@@ -278,6 +278,7 @@ def run(output: str, workdir_root: str, smoke: bool, seed: int,
   for folder in ("samples", "inpaint", "gam", "exports"):
     os.makedirs(os.path.join(output, folder), exist_ok=True)
   phases, rows = {}, []
+  matmul = matmul_gflops()
   for name in MODELS_FLAG.value:
     start = time.time()
     row = train(name, workdir_root, smoke)
@@ -298,7 +299,18 @@ def run(output: str, workdir_root: str, smoke: bool, seed: int,
   battles = gam(rows, output, sizes, seed)
   phases["gam"] = time.time() - start
   return {"rows": rows, "gam": battles, "sizes": sizes, "seed": seed,
-          "phases_s": phases}
+          "phases_s": phases, "matmul_gflops": matmul}
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+  """The machine's float32 TF matmul rate (best of `repeats`), GFLOP/s:
+  hosts of one kind differ, so every time in the table comes with it."""
+  # pylint: disable=g-import-not-at-top
+  from tfgen.bench import timing
+  call = timing.matmul_variants(size)["matmul_tf"]
+  call()
+  best = min(timing.time_call(call) for _ in range(repeats))
+  return timing.matmul_flops(size) / best / 1e9
 
 
 def write(results: dict, output: str) -> None:

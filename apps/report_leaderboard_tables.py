@@ -37,7 +37,7 @@ def model_row(row: dict) -> list[str]:
   scores = row["evaluate"]["samples"]
   inpaint = row.get("inpaint")
   diversity = scores.get("within_class_diversity") or {}
-  return [f"{row['name']} ({row['what']})", row["flagfile"], row["step"],
+  return [f"{row['name']}: {row['what']}", row["flagfile"], row["step"],
           _minutes(row.get("training_time_s")), fmt(row.get("steps_per_s"), 2),
           _mib(row.get("train_peak_rss_bytes")),
           fmt(row["sample_images_per_s"], 1),
@@ -111,7 +111,8 @@ def render_markdown(results: dict) -> str:
   lines += [f"Command: `{results['command']}`; wall time "
             f"{_minutes(results['wall_time_s'])} on {results['machine']}; "
             f"load average at start / end {results.get('load_start')} / "
-            f"{results.get('load_end')}.", "",
+            f"{results.get('load_end')}; float32 matmul (TF, 2048x2048) "
+            f"{fmt(results.get('matmul_gflops'), 0)} GFLOP/s.", "",
             f"Samples per model: {sizes['num_samples']} (seed "
             f"{results['seed']}), scored by `python -m apps.evaluate "
             f"--workdir=W --num_samples={sizes['num_samples']} "

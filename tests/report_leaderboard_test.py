@@ -81,7 +81,7 @@ def test_smoke_leaderboard_measures_every_column_of_every_row(smoke):
   assert rows["gan"]["inpaint"] is None and rows["gan"]["battle"]
   with open(os.path.join(output, "leaderboard.md")) as f:
     markdown = f.read()
-  assert "| cd1 (multigrid baseline: CD-1)" in markdown
+  assert "| cd1: multigrid baseline: CD-1 |" in markdown
   assert "real test digits (reference)" in markdown
 
 
