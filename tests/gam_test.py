@@ -134,6 +134,27 @@ def test_battle_of_stub_players():
   assert "| good vs bad |" in gam.markdown_table([result])
 
 
+def test_a_player_is_sampled_once_per_seed_across_battles():
+  test = np.full([6, 2, 2, 1], 0.5, np.float32)
+  calls = []
+  players = []
+  for name, level in (("a", 0.3), ("b", -0.3), ("c", 0.1)):
+    player = _stub(name, level)
+    generate = player.generate
+    players.append(gam.Player(
+        name, lambda pairs, g=generate, n=name: calls.append(n) or g(pairs),
+        player.discriminate, player.image_shape))
+  first = [gam.battle(players[i], players[j], test, num_samples=8,
+                      batch_size=8, num_bootstrap=0)
+           for i, j in ((0, 1), (0, 2), (1, 2))]
+  again = gam.battle(players[0], players[1], test, num_samples=8,
+                     batch_size=8, num_bootstrap=0)
+  # a: (seed, 1) only; b: (seed, 2) and (seed, 1); c: (seed, 2).
+  assert sorted(calls) == ["a", "b", "b", "c"]
+  assert (again.sample_error_1_on_2, again.sample_error_2_on_1) == (
+      first[0].sample_error_1_on_2, first[0].sample_error_2_on_1)
+
+
 def test_bad_battles_are_refused_with_a_message():
   test = np.zeros([4, 2, 2, 1], np.float32)
   with pytest.raises(ValueError, match="at least 2 models"):

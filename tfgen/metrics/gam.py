@@ -286,6 +286,10 @@ class Player:
   generate: Callable
   discriminate: Optional[Callable]
   image_shape: tuple[int, ...] = ()
+  # Samples already drawn, by (seed, count, batch): a player in many battles
+  # is sampled once per seed (`player_samples`), not once per battle.
+  drawn: dict = dataclasses.field(default_factory=dict, compare=False,
+                                  repr=False)
 
 
 def player_of(model, name: str, has_discriminator: bool = True,
@@ -322,11 +326,19 @@ def _batched(fn: Callable, array: np.ndarray, batch_size: int) -> np.ndarray:
 
 def player_samples(player: Player, num_samples: int, seed,
                    batch_size: int = 100) -> np.ndarray:
-  """[N, S, S, C] samples of a player from `example_seeds(seed, N)`."""
+  """[N, S, S, C] samples of a player from `example_seeds(seed, N)`.
+
+  Drawn once per (seed, N, batch_size) and player: the same arrays again on
+  a later call (a sample depends on its seed only, so nothing changes).
+  """
   from tfgen.mcmc import noise  # pylint: disable=g-import-not-at-top
-  pairs = noise.example_seeds(seed, int(num_samples)).numpy()
-  return np.concatenate([np.asarray(player.generate(pairs[i:i + batch_size]))
-                         for i in range(0, len(pairs), batch_size)])
+  key = (repr(np.asarray(seed).tolist()), int(num_samples), int(batch_size))
+  if key not in player.drawn:
+    pairs = noise.example_seeds(seed, int(num_samples)).numpy()
+    player.drawn[key] = np.concatenate([
+        np.asarray(player.generate(pairs[i:i + batch_size]))
+        for i in range(0, len(pairs), batch_size)])
+  return player.drawn[key]
 
 
 def check_battlers(players: Sequence[Player], test_images: np.ndarray,
