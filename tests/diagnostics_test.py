@@ -89,7 +89,9 @@ def test_sampling_steps_lower_the_correlation_with_the_start(sampler):
   model = tiny_model(step_size=0.5)
   correlation = diagnostics.chain_correlation(
       model, digits(), seed=(1, 2), sampler=sampler, num_langevin_steps=10)
-  assert 0.0 < correlation[8] < 0.95
+  # Below the start's 1; a chain that forgets its start entirely scores ~0
+  # from either side (-0.0009 for HMC in one full-suite run).
+  assert -0.1 < correlation[8] < 0.95
   again = diagnostics.chain_correlation(
       model, digits(), seed=(1, 2), sampler=sampler, num_langevin_steps=10)
   assert again[8] == correlation[8] and np.isnan(again[4])
