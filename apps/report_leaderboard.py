@@ -243,6 +243,8 @@ def gam(rows: Sequence[dict], output: str, sizes: dict, seed: int) -> dict:
   against = [r["samples"] for r in rows if not r["battle"]]
   if not players:
     return {"skipped": "no model with a discriminator"}
+  if len(players) < 2 and not against:
+    return {"skipped": "one model with a discriminator and no other"}
   path = os.path.join(output, "gam", "battles.json")
   args = [f"--workdirs={','.join(players)}", f"--output={path}",
           f"--num_samples={sizes['battle_samples']}", f"--seed={seed}",
@@ -251,8 +253,6 @@ def gam(rows: Sequence[dict], output: str, sizes: dict, seed: int) -> dict:
     args.append(f"--num_test={sizes['num_test']}")
   if against:
     args.append(f"--against={','.join(against)}")
-  if len(players) < 2 and not against:
-    return {"skipped": "one model with a discriminator and no other"}
   run_module("apps.battle", args, "GAM")
   with open(path) as f:
     result = json.load(f)
