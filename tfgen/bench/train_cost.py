@@ -99,12 +99,21 @@ def measure(config: config_lib.ExperimentConfig, iterations: int = 3,
   chains = tf.function(lambda images, seed: model._training_samples(  # pylint: disable=protected-access
       pyramid.gaussian_pyramid(images, model.grid_sizes), seed, None))
 
+  @tf.function
+  def update(images, synthesized):
+    """The rest of the step on given samples: energies, gradients, Adam."""
+    grads, _ = model.gradients_from_samples(
+        pyramid.gaussian_pyramid(images, model.grid_sizes), synthesized)
+    variables = [net.trainable_variables for net in model.energy_nets]
+    model.optimizer.apply_gradients(
+        zip(tf.nest.flatten(grads), tf.nest.flatten(variables)))
+
   def one_iteration():
     metrics = step(next(batches))
     return {name: float(value) for name, value in metrics.items()}
 
   first = timing.time_call(one_iteration)
-  seconds, input_seconds, chain_seconds = [], [], []
+  seconds, input_seconds, chain_seconds, update_seconds = [], [], [], []
   for index in range(iterations):
     start = time.perf_counter()
     batch = next(batches)
@@ -115,19 +124,25 @@ def measure(config: config_lib.ExperimentConfig, iterations: int = 3,
     images = batch[0] if isinstance(batch, (tuple, list)) else batch
     seed = tf.constant([index, 7], tf.int32)
     if index == 0:
-      chains(images, seed)  # Traces.
+      update(images, chains(images, seed))  # Traces both.
     start = time.perf_counter()
-    tf.nest.map_structure(lambda t: t.numpy(), chains(images, seed))
+    synthesized = tf.nest.map_structure(lambda t: t.numpy(),
+                                        chains(images, seed))
     chain_seconds.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    update(images, synthesized)
+    # A variable read waits for the update's assignments to finish.
+    model.energy_nets[0].trainable_variables[0].numpy()
+    update_seconds.append(time.perf_counter() - start)
     if printer:
       printer(f"  iteration {index + 1}/{iterations}: {seconds[-1]:.2f}s")
   summary = timing.summarize(seconds, work=c.train.batch_size)
   summary_seconds = _summary_seconds(metrics) / c.train.summary_every
-  # Shares from the fastest of each timing: a split by subtraction of
-  # medians goes negative (then 0) under load; the minimum is the run least
-  # disturbed by other processes.
-  shares = _shares(summary["min_seconds"], min(input_seconds),
-                   min(chain_seconds), summary_seconds)
+  # Each part is timed on its own (fastest run: the least disturbed by
+  # other processes) and the shares are of their sum. A split by
+  # subtraction from the whole step went to 0 on tiny nets under load.
+  shares = _shares(min(input_seconds), min(chain_seconds),
+                   min(update_seconds), summary_seconds)
   work = iteration_flops(model, c.train.batch_size)
   return {
       "grid_sizes": list(c.model.grid_sizes),
@@ -171,20 +186,16 @@ def _summary_seconds(metrics: dict) -> float:
   return timing.summarize(times)["median_seconds"]
 
 
-def _shares(iteration: float, input_s: float, chains: float,
+def _shares(input_s: float, chains: float, update: float,
             summaries: float) -> dict:
-  """Fractions of one iteration (input + step + amortised summaries): the
-  input pipeline, the Langevin chains, the rest of the step (energies,
-  gradients, parameter update) and the summaries; they sum to 1."""
-  step = max(iteration - input_s, 0.0)
-  chains = min(chains, step)
-  total = input_s + step + summaries
-  return {"input": input_s / total, "langevin_chains": chains / total,
-          "parameter_update": (step - chains) / total,
-          "summaries": summaries / total,
-          "seconds": {"input": input_s, "langevin_chains": chains,
-                      "parameter_update": step - chains,
-                      "summaries": summaries}}
+  """Fractions of one iteration: the input pipeline, the Langevin chains,
+  the rest of the step (energies, gradients, parameter update) and the
+  amortised summaries, each timed on its own; they sum to 1."""
+  seconds = {"input": input_s, "langevin_chains": chains,
+             "parameter_update": update, "summaries": summaries}
+  total = sum(seconds.values())
+  shares = {name: value / total for name, value in seconds.items()}
+  return {**shares, "seconds": seconds}
 
 
 def parse_grids(text: str) -> tuple[int, ...]:

@@ -147,10 +147,28 @@ class MultigridTraining:
       scalars, synthesized the list of per-grid synthesised images.
     """
     labels = self._check_labels(labels)
-    num_replicas = noise.num_replicas()
     observed = pyramid.gaussian_pyramid(images, self.grid_sizes)
     synthesized = self._training_samples(observed, seed, labels, step)
     synthesized = [tf.stop_gradient(s) for s in synthesized]
+    grads, metrics = self.gradients_from_samples(observed, synthesized,
+                                                 labels)
+    return grads, metrics, synthesized
+
+  def gradients_from_samples(self, observed: list, synthesized: list,
+                             labels: Optional[tf.Tensor] = None):
+    """Every grid's gradient of mean f(synthesised) - mean f(observed).
+
+    Args:
+      observed: the observed pyramid (`pyramid.gaussian_pyramid`), one
+        [b, s, s, C] tensor per grid size, values in [-1, 1].
+      synthesized: the synthesised images per grid, same shapes
+        (`_training_samples`), treated as constants.
+      labels: int [b] classes (conditional models only; already checked).
+
+    Returns:
+      (grads, metrics): one gradient list per energy net, scalar metrics.
+    """
+    num_replicas = noise.num_replicas()
     metrics = {}
     with tf.GradientTape() as tape:
       losses = []
@@ -178,7 +196,7 @@ class MultigridTraining:
     for size, net_grads in zip(self.model_grids, grads):
       metrics[f"grad_l1/grid{size}"] = tf.add_n(
           [tf.reduce_sum(tf.abs(g)) for g in net_grads]) / loss_scale
-    return grads, metrics, synthesized
+    return grads, metrics
 
 
 def _replica_id() -> tf.Tensor:
