@@ -49,6 +49,8 @@ def test_unknown_json_settings_are_rejected():
     ("model", dict(num_leapfrog_steps=0), "num_leapfrog_steps=0"),
     ("model", dict(num_sampling_steps=(-1,)), "num_sampling_steps"),
     ("model", dict(num_sampling_steps=(1, 2, 3)), "num_sampling_steps"),
+    ("model", dict(num_inpainting_steps=(-1,)), "num_inpainting_steps"),
+    ("model", dict(num_inpainting_steps=(1, 2, 3)), "num_inpainting_steps"),
 ])
 def test_invalid_settings_name_the_setting_and_value(section, changes, match):
   config = config_lib.ExperimentConfig()
@@ -84,7 +86,7 @@ def test_class_conditioning_needs_a_labelled_dataset():
 def test_sampling_steps_may_change_on_resume():
   saved = config_lib.ExperimentConfig()
   requested = dataclasses.replace(saved, model=dataclasses.replace(
-      saved.model, num_sampling_steps=(45,)))
+      saved.model, num_sampling_steps=(45,), num_inpainting_steps=(30, 10)))
   assert config_lib.conflicts(saved, requested) == []
   requested = dataclasses.replace(saved, model=dataclasses.replace(
       saved.model, sampler="hmc"))

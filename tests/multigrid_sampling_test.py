@@ -158,5 +158,44 @@ def test_inpainting_starts_partly_observed_blocks_at_their_observed_mean():
                              atol=1e-6)
 
 
+def test_inpainting_starts_missing_pixels_at_their_observed_neighbours_mean():
+  model = tiny_model()
+  rng = np.random.default_rng(2)
+  images = rng.uniform(-1, 1, (2, 8, 8, 1)).astype(np.float32)
+  masks = (rng.uniform(size=(2, 8, 8, 1)) < 0.6).astype(np.float32)
+  final = model.inpaint_from_seeds(images, masks, tf.constant([1, 2]),
+                                   num_langevin_steps=0)[-1].numpy()
+  observed = np.pad(1 - masks, [(0, 0), (1, 1), (1, 1), (0, 0)])
+  padded = np.pad(images, [(0, 0), (1, 1), (1, 1), (0, 0)]) * observed
+  window = lambda x: sum(x[:, dy:dy + 8, dx:dx + 8]
+                         for dy in range(3) for dx in range(3))
+  counts = window(observed)
+  near = (masks > 0) & (counts > 0)
+  assert near.mean() > 0.4
+  np.testing.assert_allclose(final[near],
+                             (window(padded) / np.maximum(counts, 1))[near],
+                             atol=1e-5)
+
+
+def test_num_inpainting_steps_is_the_default_of_inpainting_only():
+  model = tiny_model(num_inpainting_steps=(0, 0), noise_scale=0.0)
+  model.adapt(class_images()[0])
+  images = np.random.default_rng(3).uniform(-1, 1, (2, 8, 8, 1)).astype(
+      np.float32)
+  masks = np.zeros((2, 8, 8, 1), np.float32)
+  masks[:, :, :4] = 1.0
+  seeds = tf.constant([1, 2])
+  default = model.inpaint_from_seeds(images, masks, seeds)[-1].numpy()
+  unmoved = model.inpaint_from_seeds(images, masks, seeds,
+                                     num_langevin_steps=0)[-1].numpy()
+  np.testing.assert_allclose(default, unmoved, atol=1e-6)
+  moved = model.inpaint_from_seeds(images, masks, seeds,
+                                   num_langevin_steps=3)[-1].numpy()
+  assert np.abs(moved - default).max() > 1e-4
+  assert model.inpaint_options() == {"num_langevin_steps": [0, 0]}
+  assert model.sampling_steps() == model.num_langevin_steps  # Unchanged.
+  assert model.get_config()["num_inpainting_steps"] == [0, 0]
+
+
 if __name__ == "__main__":
   sys.exit(pytest.main([__file__, "-q"]))

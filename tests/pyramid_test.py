@@ -142,6 +142,23 @@ def test_observed_pyramid_averages_only_observed_pixels():
 
 
 
+def test_observed_neighbour_mean_keeps_observed_fills_from_neighbours_and_flags_isolated():
+  values = np.zeros((1, 5, 5, 1), np.float32)
+  fraction = np.zeros((1, 5, 5, 1), np.float32)
+  values[0, 0, 0, 0], fraction[0, 0, 0, 0] = 0.8, 1.0  # Fully observed.
+  values[0, 0, 1, 0], fraction[0, 0, 1, 0] = -0.4, 0.5  # Half observed.
+  estimate, has = pyramid.observed_neighbour_mean(tf.constant(values),
+                                                  tf.constant(fraction))
+  estimate, has = estimate.numpy()[0, ..., 0], has.numpy()[0, ..., 0]
+  assert estimate[0, 0] == pytest.approx(0.8)  # Its own value.
+  assert estimate[0, 1] == pytest.approx(-0.4)
+  # Missing, with both in its 3x3 window: weighted by observed share.
+  assert estimate[1, 0] == pytest.approx((0.8 * 1 - 0.4 * 0.5) / 1.5)
+  assert estimate[1, 2] == pytest.approx(-0.4)  # Only the half one near.
+  assert has[:2, :3].all() and not has[3:].any() and not has[:, 3:].any()
+  assert (estimate[3:] == 0).all()
+
+
 # ---- Laplacian pyramid (LAPGAN) ---------------------------------------------
 
 

@@ -129,6 +129,7 @@ RESUMABLE_FIELDS = frozenset({
     "train.max_checkpoints", "train.jit_compile", "train.on_divergence",
     "train.divergence_backoff", "train.max_divergence_retries",
     "data.data_dir", "data.download", "model.num_sampling_steps",
+    "model.num_inpainting_steps",
     # Lowered after a divergence (recorded in config.json's history).
     "train.learning_rate", "model.step_size"})
 

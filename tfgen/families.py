@@ -119,7 +119,8 @@ def _build_multigrid(config):
       num_leapfrog_steps=m.num_leapfrog_steps, metropolis=m.metropolis,
       num_classes=config.data.num_classes if m.condition_on_label else 0,
       persistent_bank_size=m.persistent_bank_size,
-      num_sampling_steps=m.num_sampling_steps or None)
+      num_sampling_steps=m.num_sampling_steps or None,
+      num_inpainting_steps=m.num_inpainting_steps or None)
   model.compile(optimizer=precision.adam(
       config.train.learning_rate, beta_1=config.train.beta_1,
       ema_momentum=config.train.ema_momentum))

@@ -96,6 +96,34 @@ def observed_pyramid(images: tf.Tensor, observed: tf.Tensor,
   return known, values
 
 
+def observed_neighbour_mean(values: tf.Tensor, fraction: tf.Tensor
+                            ) -> tuple[tf.Tensor, tf.Tensor]:
+  """Each pixel's estimate from the observed pixels at and around it.
+
+  Args:
+    values: [B, g, g, C], the mean of each pixel's observed pixels
+      (`observed_pyramid`'s values; anything where `fraction` is 0).
+    fraction: [B, g, g, C] in [0, 1], the observed share of each pixel
+      (`downsample(observed, g)`; at the image size 0 or 1).
+
+  Returns:
+    (estimate, has_estimate): a pixel with observed pixels keeps `values`;
+    a pixel without, but with some in its 3x3 neighbourhood, gets their
+    mean weighted by `fraction`; `has_estimate` is 1 where either holds
+    and 0 where nothing around the pixel is observed (`estimate` 0 there).
+  """
+  channels = values.shape[-1]
+  window = tf.ones([3, 3, channels, 1], values.dtype)
+  strides = [1, 1, 1, 1]
+  weight = tf.nn.depthwise_conv2d(fraction, window, strides, "SAME")
+  total = tf.nn.depthwise_conv2d(values * fraction, window, strides, "SAME")
+  around = total / tf.maximum(weight, 1e-6)
+  seen = tf.cast(fraction > 1e-6, values.dtype)
+  near = tf.cast(weight > 1e-6, values.dtype)
+  estimate = seen * values + (1.0 - seen) * near * around
+  return estimate, tf.maximum(seen, near)
+
+
 def validate_grid_sizes(grid_sizes: Sequence[int], image_size: int) -> tuple:
   """Checks a grid list for the multigrid model and returns it as a tuple.
 

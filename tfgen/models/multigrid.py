@@ -88,6 +88,7 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
                num_classes: int = 0,
                persistent_bank_size: int = _DEFAULTS.persistent_bank_size,
                num_sampling_steps: Optional[IntOrSeq] = None,
+               num_inpainting_steps: Optional[IntOrSeq] = None,
                **kwargs):
     """Creates the energy nets.
 
@@ -121,6 +122,8 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
       persistent_bank_size: persistent chains of 'persistent_cd'.
       num_sampling_steps: steps per grid for `sample` / `inpaint` (default:
         `num_langevin_steps`; CD-1 models sample with more steps).
+      num_inpainting_steps: steps per grid for `inpaint_from_seeds`
+        (default: `num_sampling_steps`).
     """
     super().__init__(**kwargs)
     grid_sizes = pyramid.validate_grid_sizes(grid_sizes, int(grid_sizes[-1]))
@@ -134,6 +137,9 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
     self.num_sampling_steps = _per_grid(
         num_sampling_steps or self.num_langevin_steps, num_model_grids,
         "num_sampling_steps", int)
+    self.num_inpainting_steps = _per_grid(
+        num_inpainting_steps or self.num_sampling_steps, num_model_grids,
+        "num_inpainting_steps", int)
     self.step_size = _per_grid(step_size, num_model_grids, "step_size")
     self.configured_step_size = self.step_size
     if noise_scale is None:
@@ -154,7 +160,8 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
         num_leapfrog_steps=num_leapfrog_steps, metropolis=metropolis,
         condition_on_label=bool(num_classes),
         persistent_bank_size=persistent_bank_size,
-        num_sampling_steps=self.num_sampling_steps).check_values()
+        num_sampling_steps=self.num_sampling_steps,
+        num_inpainting_steps=self.num_inpainting_steps).check_values()
     if isinstance(num_classes, bool) or not isinstance(
         num_classes, int) or num_classes < 0:
       raise ValueError(f"num_classes={num_classes!r} must be an integer >= 0 "
@@ -231,7 +238,7 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
     return True
 
   def inpaint_options(self, num_steps=None) -> dict:
-    return {"num_langevin_steps": list(self.sampling_steps(num_steps))}
+    return {"num_langevin_steps": list(self.inpainting_steps(num_steps))}
 
   def sampler_settings(self, num_steps=None) -> dict:
     return {"num_langevin_steps": list(self.sampling_steps(num_steps)),
@@ -422,7 +429,8 @@ class MultigridEBM(multigrid_sampling.MultigridSampling,
         num_leapfrog_steps=self.num_leapfrog_steps,
         metropolis=self.metropolis, num_classes=self.num_classes,
         persistent_bank_size=self.persistent_bank_size,
-        num_sampling_steps=list(self.num_sampling_steps))
+        num_sampling_steps=list(self.num_sampling_steps),
+        num_inpainting_steps=list(self.num_inpainting_steps))
 
   @classmethod
   def from_config(cls, config):

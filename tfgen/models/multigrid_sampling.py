@@ -95,6 +95,13 @@ class MultigridSampling:
           f"{list(self.num_langevin_steps)}.")
     return tuple(int(s) for s in steps)
 
+  def inpainting_steps(self, num_langevin_steps=None) -> tuple[int, ...]:
+    """Per-grid steps of an inpainting call: `sampling_steps`, except that
+    None means the model's `num_inpainting_steps`."""
+    if num_langevin_steps is None:
+      return tuple(self.num_inpainting_steps)
+    return self.sampling_steps(num_langevin_steps)
+
   def _per_example_noise(self, pairs: tf.Tensor, steps: Sequence[int],
                          sampler: Optional[str] = None) -> list:
     """Langevin noise sources per model grid from each example's own seed."""
@@ -193,16 +200,23 @@ class MultigridSampling:
 
     Coarse to fine, as in sampling, from the 1x1 average of the observed
     pixels; at every grid the chain updates only the missing pixels and keeps
-    the observed ones (a coarse pixel is observed if all its pixels are). A
-    coarse pixel with some observed pixels starts its chain at their mean
-    instead of the up-sampled coarser result (with 60% of pixels missing at
-    random almost no 4x4 block is fully observed, but nearly all are partly).
+    the observed ones (a coarse pixel is observed if all its pixels are).
+    A pixel starts its chain at the mean of its observed pixels if it has
+    some (with 60% of pixels missing at random almost no 4x4 block is fully
+    observed, but nearly all are partly), else at the mean of the observed
+    pixels of its 3x3 neighbourhood if there are any
+    (`pyramid.observed_neighbour_mean`), else at the up-sampled coarser
+    result. The chains run `inpainting_steps` (the model's
+    `num_inpainting_steps`: from that local start the finest, noise-free
+    chain improves the fill for ~10 steps and then drifts, see
+    docs/multigrid.md).
 
     Args:
       images: [B, S, S, C] in [-1, 1] (missing pixels may hold anything).
       masks: [B, S, S, 1] or [B, S, S, C], 1 = missing, 0 = observed.
       seeds: int [B] per-image seeds or int32 [B, 2] pairs.
-      num_langevin_steps: optional per-grid step counts.
+      num_langevin_steps: optional per-grid step counts (default:
+        `inpainting_steps()`).
       labels: int [B] classes (conditional models only).
 
     Returns:
@@ -213,19 +227,20 @@ class MultigridSampling:
     observed = 1.0 - tf.broadcast_to(tf.cast(masks, tf.float32),
                                      tf.shape(images))
     pairs = noise.seed_pairs(seeds)
-    steps = self.sampling_steps(num_langevin_steps)
+    steps = self.inpainting_steps(num_langevin_steps)
     noise_fns = self._per_example_noise(pairs, steps)
     known, values = pyramid.observed_pyramid(images, observed,
                                              self.grid_sizes)
-    # Blocks with some observed pixels start at their observed mean.
-    seen = [tf.cast(pyramid.downsample(observed, size) > 1e-6, images.dtype)
-            for size in self.grid_sizes]
+    local = [pyramid.observed_neighbour_mean(
+        value, pyramid.downsample(observed, size))
+             for value, size in zip(values, self.grid_sizes)]
 
     def clamp(index):
       return lambda x: known[index] * values[index] + (1 - known[index]) * x
 
     def start(index):
-      return lambda x: seen[index] * values[index] + (1 - seen[index]) * x
+      estimate, has_estimate = local[index]
+      return lambda x: has_estimate * estimate + (1 - has_estimate) * x
 
     grids = range(1, len(self.grid_sizes))
     return self.synthesize(values[0], self._chain_seed(pairs), noise_fns,

@@ -29,13 +29,15 @@ def multigrid_signatures(model: multigrid.MultigridEBM,
   """`serving_default`, `sample_steps` and `inpaint` of a MultigridEBM.
 
   `serving_default` and `inpaint` run the exported per-grid Langevin steps
-  (`num_langevin_steps`, default the model's sampling steps);
+  (`num_langevin_steps`; default the model's sampling steps, and its
+  inpainting steps for `inpaint`);
   `sample_steps` takes `num_steps` int64 [batch] in [1, max_steps]: the
   Langevin steps of the request on every grid. A class-conditional model
   takes a `class_id` int64 [batch] input too.
   """
   size, channels = model.grid_sizes[-1], model.channels
   steps = model.sampling_steps(num_langevin_steps)
+  inpaint_steps = model.inpainting_steps(num_langevin_steps)
   steps_spec = steps_input(steps, max_steps, "Langevin steps on every grid")
   seed = tf.TensorSpec([None], tf.int64, name="seed")
   conditional = model.is_conditional
@@ -63,7 +65,7 @@ def multigrid_signatures(model: multigrid.MultigridEBM,
     return model.inpaint_from_seeds(
         tf.ensure_shape(image, [None, size, size, channels]) * 2.0 - 1.0,
         tf.ensure_shape(mask, [None, size, size, None]), seed,
-        num_langevin_steps=steps, labels=class_id)[-1]
+        num_langevin_steps=inpaint_steps, labels=class_id)[-1]
 
   def check_inpaint(image, mask, seed, class_id=None):
     return (image_checks("image", image, size, channels) +
