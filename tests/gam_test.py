@@ -179,6 +179,32 @@ def test_gran_players_battle_themselves_with_r_test_one():
   assert result.num_samples_1 == result.num_samples_2 == 20
 
 
+@pytest.mark.parametrize("family", ["gran", "lapgan"])
+def test_a_conditional_discriminator_judges_by_its_most_real_class(family):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tfgen.models import gran, lapgan  # pylint: disable=g-import-not-at-top
+  if family == "gran":
+    model = gran.GRAN(image_size=16, noise_dim=8, generator_width=0.125,
+                      discriminator_width=0.125, num_canvas_steps=2, seed=2,
+                      num_classes=3)
+  else:
+    model = lapgan.LAPGAN(level_sizes=(4, 8), noise_dim=8,
+                          generator_width=0.125, discriminator_width=0.25,
+                          num_classes=3, seed=2)
+  size = model.final_image_size
+  images = np.random.default_rng(0).uniform(-1, 1, [6, size, size, 1]
+                                            ).astype(np.float32)
+  per_class = np.stack([model.discriminator_logits(
+      tf.constant(images), class_ids=tf.fill([6], label)).numpy()
+                        for label in range(3)], axis=1)
+  assert np.abs(per_class[:, 0] - per_class.max(axis=1)).max() > 0  # Differ.
+  player = gam.player_of(model, family)
+  np.testing.assert_allclose(player.discriminate(images),
+                             per_class.max(axis=1), rtol=1e-5, atol=1e-5)
+  assert player.generate(np.array([[1, 2], [3, 4]], np.int32)).shape == (
+      2, size, size, 1)
+
+
 def test_difference_validity_accepts_test_errors_of_one_and_zero():
   # 1 of 359 vs 0 of 359 test images called fake: r_test = inf (a tie by
   # the ratio rule), but the difference is not significant.

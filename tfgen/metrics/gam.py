@@ -41,6 +41,12 @@ and `cross_matrix` draw samples from models exposing `sample_from_seeds`
 and `discriminator_logits` (the family contract) in single-source batches
 of a fixed size, because a discriminator with batch statistics (the
 paper's) judges a batch, not an image.
+
+A class-conditional discriminator D(x, y) judges an image by its most
+real class, max_y D(x, y) (`player_of`), on the test split and on every
+generator's samples alike: no source needs labels, so conditional and
+unconditional models battle on the same terms (an image is called real if
+D takes it for a real digit of some class).
 """
 
 from __future__ import annotations
@@ -299,14 +305,24 @@ def player_of(model, name: str, has_discriminator: bool = True,
   has_discriminator: whether the model's `discriminator_logits` may judge
   (its family's 'battle' capability in `tfgen.families`; apps.battle asks
   the registry). `sample_kwargs` go to `sample_from_seeds` (e.g.
-  num_canvas_steps=7).
+  num_canvas_steps=7). A class-conditional model's generator draws a class
+  per seed (its `sample_from_seeds` default) and its discriminator's logit
+  is max over classes y of D(x, y) (see the module docstring).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   sample = tf.function(lambda pairs: model.sample_from_seeds(
       pairs, **sample_kwargs)[-1])
   discriminate = None
   if has_discriminator:
-    logits = tf.function(model.discriminator_logits)
+    if model.has_conditional_discriminator:
+      def most_real_class_logits(images):
+        rows = tf.ones(tf.shape(images)[:1], tf.int32)
+        return tf.reduce_max(tf.stack(
+            [model.discriminator_logits(images, class_ids=rows * label)
+             for label in range(model.num_classes)], axis=1), axis=1)
+      logits = tf.function(most_real_class_logits)
+    else:
+      logits = tf.function(model.discriminator_logits)
 
     def discriminate(images):
       return logits(tf.constant(images, tf.float32)).numpy()

@@ -228,6 +228,12 @@ class GenerativeModel(keras.Model):
         f"{type(self).__name__} has no discriminator to battle with.")
 
   @property
+  def has_conditional_discriminator(self) -> bool:
+    """Whether `discriminator_logits` takes `class_ids` ('battle' families;
+    default: when the model is conditional)."""
+    return self.is_conditional
+
+  @property
   def is_conditional(self) -> bool:
     """Whether samples take a class (`num_classes` > 0)."""
     return self.num_classes > 0

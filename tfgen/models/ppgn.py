@@ -273,6 +273,11 @@ class PPGN(ppgn_training.PpgnTraining, ppgn_sampling.PpgnSampling,
     return {"num_steps": steps,
             "sampler": {"context_weight": self.settings.context_weight}}
 
+  @property
+  def has_conditional_discriminator(self) -> bool:
+    """D judges images alone; the classes are E's."""
+    return False
+
   def discriminator_logits(self, images, **conditions):
     del conditions
     return self.discriminator(images, training=False)[:, 0]
