@@ -50,6 +50,7 @@ class Context:
   smoke: bool = False       # Tiny settings: cheaper stand-ins where noted.
   _samples: dict = dataclasses.field(default_factory=dict)
   _logits: dict = dataclasses.field(default_factory=dict)
+  _judges: dict = dataclasses.field(default_factory=dict)
 
   @classmethod
   def create(cls, models: dict, configs: dict, seed: int, num_samples: int,
@@ -83,11 +84,13 @@ class Context:
   def logits(self, judge: str, source: str, images: np.ndarray) -> np.ndarray:
     """float [N]: model `judge`'s discriminator on `images` (cached by
     source name), in single-source batches of DISCRIMINATOR_BATCH."""
+    from tfgen.metrics import gam  # pylint: disable=g-import-not-at-top
     key = (judge, source)
     if key not in self._logits:
-      model = self.models[judge]
+      if judge not in self._judges:
+        self._judges[judge] = gam.judge_logits(self.models[judge])
       self._logits[key] = np.concatenate([
-          np.asarray(model.discriminator_logits(
+          np.asarray(self._judges[judge](
               images[i:i + DISCRIMINATOR_BATCH])).reshape(-1)
           for i in range(0, len(images), DISCRIMINATOR_BATCH)])
     return self._logits[key]
@@ -243,15 +246,13 @@ def canvas_statistics(ctx: Context, name: str, steps: Optional[int],
   # pylint: disable=g-import-not-at-top
   from tfgen.mcmc import noise
   from tfgen.metrics import sample_quality
-  from tfgen.models import gran_sampling
   from tfgen.vis import canvas as canvas_lib
   model = ctx.models[name]
   steps = steps or model.num_canvas_steps
   pairs = noise.example_seeds(sample_seed(ctx.seed, f"canvas:{name}@{steps}"),
                               ctx.num_samples)
-  z = gran_sampling.per_example_noise(pairs, model.noise_dim,
-                                      model.noise_mode, steps)
-  canvases, deltas = model.generate(z, None, steps, training=False)
+  canvases, deltas = model.canvases_and_updates_from_seeds(
+      pairs, num_canvas_steps=steps)
   canvases = [to01(c) for c in canvases]
   canvas_lib.save_canvas_panel([c[:CANVAS_PANEL_ROWS] for c in canvases],
                                panel_path)

@@ -298,6 +298,23 @@ class Player:
                                   repr=False)
 
 
+def judge_logits(model) -> Callable:
+  """The compiled images [B, S, S, C] in [-1, 1] -> logits [B] (> 0 =
+  real) by which a model's discriminator judges in GAM: its
+  `discriminator_logits`, or for a class-conditional discriminator the
+  most real class's, max over y of D(x, y)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if not model.has_conditional_discriminator:
+    return tf.function(model.discriminator_logits)
+
+  def most_real_class_logits(images):
+    rows = tf.ones(tf.shape(images)[:1], tf.int32)
+    return tf.reduce_max(tf.stack(
+        [model.discriminator_logits(images, class_ids=rows * label)
+         for label in range(model.num_classes)], axis=1), axis=1)
+  return tf.function(most_real_class_logits)
+
+
 def player_of(model, name: str, has_discriminator: bool = True,
               **sample_kwargs) -> Player:
   """A Player of a model of the family contract (e.g. a GRAN at T').
@@ -314,18 +331,10 @@ def player_of(model, name: str, has_discriminator: bool = True,
       pairs, **sample_kwargs)[-1])
   discriminate = None
   if has_discriminator:
-    if model.has_conditional_discriminator:
-      def most_real_class_logits(images):
-        rows = tf.ones(tf.shape(images)[:1], tf.int32)
-        return tf.reduce_max(tf.stack(
-            [model.discriminator_logits(images, class_ids=rows * label)
-             for label in range(model.num_classes)], axis=1), axis=1)
-      logits = tf.function(most_real_class_logits)
-    else:
-      logits = tf.function(model.discriminator_logits)
+    judge = judge_logits(model)
 
     def discriminate(images):
-      return logits(tf.constant(images, tf.float32)).numpy()
+      return judge(tf.constant(images, tf.float32)).numpy()
 
   shape = (model.final_image_size, model.final_image_size,
            int(model.channels))

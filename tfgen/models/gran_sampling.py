@@ -107,12 +107,18 @@ class GranSampling:
       tanh(0.5 * sum_{s <= t} ΔC_s) = 2 sigmoid(...) - 1; the last is the
       image.
     """
+    return self.canvases_and_updates_from_seeds(seeds, class_ids,
+                                                num_canvas_steps)[0]
+
+  def canvases_and_updates_from_seeds(self, seeds, class_ids=None,
+                                      num_canvas_steps=None):
+    """(canvases, updates) of `sample_from_seeds` (same arguments): the T'
+    canvases and the T' pre-sigmoid updates ΔC_t [B, S, S, C]."""
     steps = self.sampling_steps(num_canvas_steps)
     pairs = noise.seed_pairs(seeds)
     classes = self._class_ids(pairs, class_ids)
     z = per_example_noise(pairs, self.noise_dim, self.noise_mode, steps)
-    canvases, _ = self.generate(z, classes, steps, training=False)
-    return canvases
+    return self.generate(z, classes, steps, training=False)
 
   def final_canvas_from_seeds(self, seeds, class_ids=None,
                               num_canvas_steps=None) -> tf.Tensor:
