@@ -7,7 +7,9 @@ Trains (or reuses, when finished with the same settings) through
 `python -m apps.train`:
 
 * GRAN1, GRAN3, GRAN5 (`apps/configs/gran{1,,5}_digits.cfg`, identical
-  settings but T) for `--gran_num_steps` steps, once per `--gran_seeds`;
+  settings but T, in the paper's unconditional setting: `PAPER_FLAGS`
+  turn off the flagfiles' class conditioning and mode-seeking term) for
+  `--gran_num_steps` steps, once per `--gran_seeds`;
 * GRAN3 with per-step noise (`--noise_mode=per_step`), first seed only;
 * a multigrid EBM (`multigrid_digits.cfg` with `--multigrid_num_steps`)
   unless `--multigrid_workdir` or `--multigrid_samples` gives one,
@@ -77,6 +79,9 @@ SMOKE_MULTIGRID_FLAGS = ["--num_steps=2", "--batch_size=8",
                          "--sample_every=2", "--summary_every=1",
                          "--num_sample_images=4"]
 SMOKE_NUM_SAMPLES = 40
+# The paper's GRAN is unconditional, without a diversity term; the digits
+# flagfiles' defaults are not (docs/gran.md), so the report turns them off.
+PAPER_FLAGS = ["--nocondition_on_label", "--diversity_weight=0"]
 
 
 def _positive_ints(flag, minimum: int = 1) -> list[int]:
@@ -168,9 +173,11 @@ def gran_runs(seeds: list[int], workdir_root: str) -> dict:
   runs = {}
   for seed in seeds:
     for steps, flagfile in GRAN_FLAGFILES.items():
-      runs[f"gran{steps}_seed{seed}"] = (flagfile, [f"--seed={seed}"])
+      runs[f"gran{steps}_seed{seed}"] = (flagfile,
+                                         [f"--seed={seed}", *PAPER_FLAGS])
   runs[f"gran3_per_step_seed{seeds[0]}"] = (
-      GRAN_FLAGFILES[3], [f"--seed={seeds[0]}", "--noise_mode=per_step"])
+      GRAN_FLAGFILES[3], [f"--seed={seeds[0]}", "--noise_mode=per_step",
+                          *PAPER_FLAGS])
   return {name: (os.path.join(report_common.CONFIG_DIR, flagfile),
                  os.path.join(workdir_root, name), extra)
           for name, (flagfile, extra) in runs.items()}

@@ -19,6 +19,18 @@ def run(*args):
 
 
 
+def test_the_reports_grans_train_in_the_papers_unconditional_setting():
+  from apps import report_gran  # pylint: disable=g-import-not-at-top
+  runs = report_gran.gran_runs([0, 1], "/unused")
+  assert len(runs) == 7
+  for flagfile, _, extra in runs.values():
+    assert "--nocondition_on_label" in extra and "--diversity_weight=0" in extra
+    assert os.path.basename(flagfile).startswith("gran")
+  with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "apps",
+                         "configs", "gran_digits.cfg")) as f:
+    assert "--condition_on_label" in f.read().split()  # What is turned off.
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
   """One smoke run: one seed, T' = 5, 6, multigrid samples from a file (a
