@@ -104,9 +104,7 @@ def measure(config: config_lib.ExperimentConfig, iterations: int = 3,
     """The rest of the step on given samples: energies, gradients, Adam."""
     grads, _ = model.gradients_from_samples(
         pyramid.gaussian_pyramid(images, model.grid_sizes), synthesized)
-    variables = [net.trainable_variables for net in model.energy_nets]
-    model.optimizer.apply_gradients(
-        zip(tf.nest.flatten(grads), tf.nest.flatten(variables)))
+    model.apply_energy_gradients(grads)
 
   def one_iteration():
     metrics = step(next(batches))

@@ -83,10 +83,15 @@ class MultigridTraining:
                       labels: Optional[tf.Tensor] = None, step=0) -> dict:
     """Synthesises, computes every grid's gradient and applies them."""
     grads, metrics, _ = self.compute_gradients(images, seed, labels, step)
+    self.apply_energy_gradients(grads)
+    return metrics
+
+  def apply_energy_gradients(self, grads: list) -> None:
+    """One optimizer step from `grads`, one gradient list per energy net
+    (`compute_gradients` / `gradients_from_samples`)."""
     variables = [net.trainable_variables for net in self.energy_nets]
     self.optimizer.apply_gradients(
         zip(tf.nest.flatten(grads), tf.nest.flatten(variables)))
-    return metrics
 
   def _training_samples(self, observed: list, seed: tf.Tensor, labels,
                         step=0):
