@@ -278,7 +278,8 @@ def run(output: str, workdir_root: str, smoke: bool, seed: int,
   for folder in ("samples", "inpaint", "gam", "exports"):
     os.makedirs(os.path.join(output, folder), exist_ok=True)
   phases, rows = {}, []
-  matmul = matmul_gflops()
+  from tfgen.bench import timing  # pylint: disable=g-import-not-at-top
+  matmul = timing.matmul_gflops()
   for name in MODELS_FLAG.value:
     start = time.time()
     row = train(name, workdir_root, smoke)
@@ -301,16 +302,6 @@ def run(output: str, workdir_root: str, smoke: bool, seed: int,
   return {"rows": rows, "gam": battles, "sizes": sizes, "seed": seed,
           "phases_s": phases, "matmul_gflops": matmul}
 
-
-def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
-  """The machine's float32 TF matmul rate (best of `repeats`), GFLOP/s:
-  hosts of one kind differ, so every time in the table comes with it."""
-  # pylint: disable=g-import-not-at-top
-  from tfgen.bench import timing
-  call = timing.matmul_variants(size)["matmul_tf"]
-  call()
-  best = min(timing.time_call(call) for _ in range(repeats))
-  return timing.matmul_flops(size) / best / 1e9
 
 
 def write(results: dict, output: str) -> None:

@@ -61,6 +61,11 @@ def test_matmul_variants_compute_a_product():
   assert timing.matmul_flops(16) == 2 * 16**3
 
 
+def test_matmul_gflops_is_a_positive_rate():
+  rate = timing.matmul_gflops(size=64, repeats=2)
+  assert 0 < rate < 1e6
+
+
 def test_machine_and_memory():
   info = timing.machine()
   assert info["cores"] >= 1 and info["cpu_model"]

@@ -131,6 +131,15 @@ def matmul_variants(size: int = 4096) -> dict[str, Callable[[], object]]:
   }
 
 
+def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+  """The machine's float32 TF matmul rate (best of `repeats`), GFLOP/s:
+  hosts of one kind differ, so a time measured here comes with it."""
+  call = matmul_variants(size)["matmul_tf"]
+  call()
+  best = min(time_call(call) for _ in range(repeats))
+  return matmul_flops(size) / best / 1e9
+
+
 def peak_rss_bytes() -> int:
   """This process's peak resident memory so far (Linux: ru_maxrss in KiB)."""
   peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
