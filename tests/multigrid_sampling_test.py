@@ -139,13 +139,19 @@ def test_hmc_inpainting_keeps_observed_pixels():
   assert np.abs(filled.numpy()[:, :4] - images.numpy()[:, :4]).max() > 1e-3
 
 
-def test_inpainting_starts_partly_observed_blocks_at_their_observed_mean():
-  model = tiny_model()
-  rng = np.random.default_rng(1)
+def unmoved_inpainting(seed):
+  """(images, masks, per-grid results) of 0-step inpainting of two random
+  8x8 images with 60% of pixels missing at random: the chains' starts."""
+  rng = np.random.default_rng(seed)
   images = rng.uniform(-1, 1, (2, 8, 8, 1)).astype(np.float32)
   masks = (rng.uniform(size=(2, 8, 8, 1)) < 0.6).astype(np.float32)
-  out = model.inpaint_from_seeds(images, masks, tf.constant([1, 2]),
-                                 num_langevin_steps=0)
+  out = tiny_model().inpaint_from_seeds(images, masks, tf.constant([1, 2]),
+                                        num_langevin_steps=0)
+  return images, masks, out
+
+
+def test_inpainting_starts_partly_observed_blocks_at_their_observed_mean():
+  images, masks, out = unmoved_inpainting(1)
   observed = 1 - masks
   blocks = lambda x: x.reshape(2, 4, 2, 4, 2, 1).sum(axis=(2, 4))
   counts = blocks(observed)
@@ -159,12 +165,8 @@ def test_inpainting_starts_partly_observed_blocks_at_their_observed_mean():
 
 
 def test_inpainting_starts_missing_pixels_at_their_observed_neighbours_mean():
-  model = tiny_model()
-  rng = np.random.default_rng(2)
-  images = rng.uniform(-1, 1, (2, 8, 8, 1)).astype(np.float32)
-  masks = (rng.uniform(size=(2, 8, 8, 1)) < 0.6).astype(np.float32)
-  final = model.inpaint_from_seeds(images, masks, tf.constant([1, 2]),
-                                   num_langevin_steps=0)[-1].numpy()
+  images, masks, out = unmoved_inpainting(2)
+  final = out[-1].numpy()
   observed = np.pad(1 - masks, [(0, 0), (1, 1), (1, 1), (0, 0)])
   padded = np.pad(images, [(0, 0), (1, 1), (1, 1), (0, 0)]) * observed
   window = lambda x: sum(x[:, dy:dy + 8, dx:dx + 8]
