@@ -140,10 +140,33 @@ def test_sigterm_saves_at_the_next_step_and_exits_143(tmp_path):
     finish(process)
   assert process.returncode == 143, err[-2000:]
   assert "Stopped by SIGTERM after step" in out
-  step = int(out.split("Stopped by SIGTERM after step ")[1].split(";")[0])
-  assert "Saved checkpoint" in out
+  step = int(out.split("Stopped by SIGTERM after step ")[1].split(" ")[0])
   latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
   assert checkpoints.number(latest) == step >= 7
+  # Saved then, or already by the periodic save when `step` is a multiple of
+  # --checkpoint_every=7; the message names it in both cases.
+  assert f"(checkpoint {latest})" in out, out
+
+
+@pytest.mark.parametrize("stop_at", [2, 3])  # On a checkpoint step, and off.
+def test_a_stop_names_the_checkpoint_to_resume_from(tmp_path, stop_at):
+  workdir = str(tmp_path / "run")
+  printed = []
+  trainer = loop.Trainer(tiny_config(num_steps=100), workdir,
+                         printer=printed.append)
+
+  def send_sigterm(step, _):
+    if step == stop_at:
+      os.kill(os.getpid(), signal.SIGTERM)
+
+  trainer.on_step = send_sigterm
+  trainer.run()
+  latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+  assert trainer.stopped_by == "SIGTERM"
+  assert checkpoints.number(latest) == stop_at + 1  # Finishes its step.
+  assert printed[-1] == (f"Stopped by SIGTERM after step {stop_at + 1} "
+                         f"(checkpoint {latest}); rerun the same command to "
+                         "resume."), printed
 
 
 # ---- damaged checkpoints ------------------------------------------------------

@@ -368,8 +368,12 @@ class Trainer:
       if snapshot_dir:
         shutil.rmtree(snapshot_dir, ignore_errors=True)
     if self.stopped_by:
-      self.printer(f"Stopped by {self.stopped_by} after step {self.step}; "
-                   "rerun the same command to resume.")
+      # The step is saved either just above or by the periodic save when the
+      # stop fell on a multiple of `checkpoint_every`; name it either way.
+      latest = self.manager.latest_checkpoint if self.is_chief else None
+      where = f" (checkpoint {latest})" if latest else ""
+      self.printer(f"Stopped by {self.stopped_by} after step {self.step}"
+                   f"{where}; rerun the same command to resume.")
     return metrics
 
   def _after_step(self, step: int, metrics: dict, progress: Progress) -> None:
