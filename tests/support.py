@@ -55,10 +55,156 @@ def tiny_flags(family: str) -> tuple[str, ...]:
 
 def run_module(module: str, *args: str, timeout: float = 240,
                env: dict | None = None) -> subprocess.CompletedProcess:
-  """`python -m module args...` from the repository root; output captured."""
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO,
-                        capture_output=True, text=True, timeout=timeout,
-                        env=env)
+  """`python -m module args...` from the repository root; output captured.
+
+  Runs in a fork of a warm interpreter (`warm_run`) when `env` allows it,
+  else in a fresh `python -m` process.
+  """
+  return warm_run(module, args, timeout=timeout, env=env)
+
+
+# --- A warm `python -m` -------------------------------------------------
+# Most of a tiny app run is `import tensorflow` (5-20 s on a loaded CI
+# core). The warm server imports TensorFlow, Keras and TFP once per pytest
+# process (before any TF context exists, so forking is safe), then runs each
+# `python -m module args` in a fork of itself: a fresh process (own flags,
+# own TF context, own os.environ, exit status, stdout and stderr) whose only
+# difference from `python -m` is that those three libraries are already
+# imported. The tfgen, apps and export modules are NOT pre-imported: their
+# import-time behaviour runs in every child as it would in `python -m`.
+# TFGEN_TEST_COLD=1 turns it off (every run a fresh `python -m`).
+
+# Environment variables a child may set differently from the server's (read
+# after import). Any other difference (PYTHONPATH, TF_CPP_*, ...) is read at
+# start-up or TF import, so such a run gets a fresh `python -m` process.
+WARM_ENV_KEYS = frozenset({"TF_CONFIG", "TFGEN_CACHE_DIR", "TFGEN_TEST_TIMES"})
+
+_WARM_SERVER = r"""
+import json, os, runpy, signal, socket, sys, traceback
+import tensorflow, keras, tensorflow_probability  # The slow part, once.
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # Reap the per-request forks.
+listener = socket.socket(socket.AF_UNIX)
+listener.bind(sys.argv[1])
+listener.listen(16)
+print("ready", flush=True)
+while True:
+  conn, _ = listener.accept()
+  if os.fork():
+    conn.close()
+    continue
+  listener.close()
+  signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+  request = json.loads(conn.makefile().readline())
+  pid = os.fork()
+  if pid == 0:  # The `python -m` process.
+    conn.close()
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
+      out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+      os.dup2(out, fd)
+      os.close(out)
+    sys.argv = [request["module"], *request["args"]]
+    code = 0
+    try:
+      runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+    except SystemExit as error:
+      code = error.code
+      if code is None:
+        code = 0
+      elif not isinstance(code, int):
+        sys.stderr.write(f"{code}\n")
+        code = 1
+    except BaseException:  # As `python -m` does: traceback, status 1.
+      traceback.print_exc()
+      code = 1
+    try:
+      sys.stdout.flush()
+      sys.stderr.flush()
+    finally:
+      os._exit(code)
+  conn.sendall(f"{pid}\n".encode())
+  _, status = os.waitpid(pid, 0)
+  code = (os.waitstatus_to_exitcode(status))
+  conn.sendall(f"{code}\n".encode())
+  conn.close()
+  os._exit(0)
+"""
+
+_warm = {}  # pid of this pytest process -> (server Popen, socket path).
+
+
+def _warm_server():
+  """The (Popen, socket path) of this process's warm server, or None."""
+  import atexit  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+  if os.getpid() in _warm:
+    return _warm[os.getpid()]
+  _warm[os.getpid()] = None
+  directory = tempfile.mkdtemp(prefix="tfgen_warm_")
+  path = os.path.join(directory, "socket")
+  server = subprocess.Popen([sys.executable, "-c", _WARM_SERVER, path],
+                            cwd=REPO, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+  if server.stdout.readline().strip() != "ready":
+    server.kill()
+    server.wait()
+    return None
+  atexit.register(lambda: (server.kill(), server.wait()))
+  _warm[os.getpid()] = (server, path)
+  return _warm[os.getpid()]
+
+
+def warm_run(module: str, args, timeout: float = 240, env: dict | None = None,
+             cwd: str = REPO) -> subprocess.CompletedProcess:
+  """`python -m module *args` with `env` (default os.environ) in `cwd`,
+  output captured as text; in a fork of the warm server when it runs and
+  `env` differs from os.environ only in WARM_ENV_KEYS, else fresh."""
+  import json  # pylint: disable=g-import-not-at-top
+  import signal  # pylint: disable=g-import-not-at-top
+  import socket  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+  command = [sys.executable, "-m", module, *args]
+  env = dict(os.environ if env is None else env)
+  changed = {k for k in set(env) | set(os.environ)
+             if env.get(k) != os.environ.get(k)}
+  server = None
+  if not os.environ.get("TFGEN_TEST_COLD") and changed <= WARM_ENV_KEYS:
+    server = _warm_server()
+  if server is None:
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+  with tempfile.TemporaryDirectory(prefix="tfgen_run_") as directory:
+    outputs = {name: os.path.join(directory, name)
+               for name in ("stdout", "stderr")}
+    with socket.socket(socket.AF_UNIX) as conn:
+      conn.connect(server[1])
+      conn.sendall((json.dumps(dict(module=module, args=list(args), cwd=cwd,
+                                    env=env, **outputs)) + "\n").encode())
+      conn.settimeout(timeout)
+      reply = conn.makefile()
+      pid = int(reply.readline())
+      try:
+        line = reply.readline()
+      except (socket.timeout, TimeoutError):
+        line = None
+      if not line:  # Timed out (or the fork died): like subprocess.run.
+        try:
+          os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+          pass
+        raise subprocess.TimeoutExpired(command, timeout)
+      code = int(line)
+    texts = {}
+    for name, path in outputs.items():
+      with open(path, errors="replace") as f:
+        texts[name] = f.read()
+  return subprocess.CompletedProcess(command, code, texts["stdout"],
+                                     texts["stderr"])
 
 
 def run_report(*args: str, timeout: float = 900
