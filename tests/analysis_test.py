@@ -2,7 +2,6 @@
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -16,8 +15,7 @@ TINY_MODEL = [*support.TINY_MULTIGRID_FLAGS, "--summary_every=1"]
 
 
 def run(module, *args):
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO,
-                        capture_output=True, text=True, timeout=400)
+  return support.python("-m", module, *args, timeout=400)
 
 
 def train(path, *extra):
@@ -97,10 +95,9 @@ def test_diagnostics_subcommand_writes_json_and_gradient_plot(workdir,
 def test_conditional_samples_get_a_per_class_accuracy(conditional_workdir,
                                                       tmp_path):
   env = dict(os.environ, TFGEN_CACHE_DIR=str(tmp_path / "cache"))
-  result = subprocess.run(
-      [sys.executable, "-m", "apps.evaluate", f"--workdir={conditional_workdir}",
-       "--num_samples=25"], cwd=REPO, env=env, capture_output=True,
-      text=True, timeout=400)
+  result = support.python(
+      "-m", "apps.evaluate", f"--workdir={conditional_workdir}",
+      "--num_samples=25", env=env, timeout=400)
   assert result.returncode == 0, result.stderr[-3000:]
   accuracy = json.loads(result.stdout)["samples"]["class_accuracy"]
   # 25 samples spread evenly over 10 classes: 5 x 3 + 5 x 2.

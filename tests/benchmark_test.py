@@ -6,10 +6,11 @@ repetition, tiny nets), with or without torch installed.
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
+
+import support
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--json", "--repeats=1", "--batch_size=4", "--num_langevin_steps=2",
@@ -25,9 +26,8 @@ def _torch_installed():
 
 
 def _run(args, env=None, timeout=300):
-  result = subprocess.run([sys.executable, "-m", "apps.benchmark", *args],
-                          cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+  result = support.python("-m", "apps.benchmark", *args, timeout=timeout,
+                          env=env)
   assert result.returncode == 0, result.stderr[-3000:]
   return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -149,9 +149,7 @@ def test_serve_times_three_paths_and_stops_the_server():
 
 @pytest.mark.parametrize("args", [["bogus"], [], ["sampler", "train"]])
 def test_unknown_benchmark_is_a_usage_error(args):
-  result = subprocess.run([sys.executable, "-m", "apps.benchmark", *args],
-                          cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+  result = support.python("-m", "apps.benchmark", *args, timeout=300)
   assert result.returncode != 0
   assert "usage: python -m apps.benchmark sampler|ops|train|serve" in (
       result.stderr)
@@ -171,9 +169,7 @@ def test_unknown_benchmark_is_a_usage_error(args):
      ">= 1 (Langevin steps per grid), e.g. --serve_steps=10,30,90."),
 ])
 def test_bad_flags_are_usage_errors(args, message):
-  result = subprocess.run(
-      [sys.executable, "-m", "apps.benchmark", *args], cwd=REPO,
-      capture_output=True, text=True, timeout=300)
+  result = support.python("-m", "apps.benchmark", *args, timeout=300)
   assert result.returncode == 1 and message in result.stderr
 
 

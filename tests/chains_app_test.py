@@ -10,7 +10,6 @@ start-up instead of one per command).
 
 import json
 import os
-import subprocess
 import sys
 
 from PIL import Image
@@ -79,9 +78,8 @@ RUNS = {
 def runs(tmp_path_factory):
   root = str(tmp_path_factory.mktemp("chains"))
   results_path = os.path.join(root, "results.json")
-  process = subprocess.run(
-      [sys.executable, "-c", DRIVER, root, json.dumps(RUNS), results_path],
-      cwd=support.REPO, capture_output=True, text=True, timeout=400)
+  process = support.python("-c", DRIVER, root, json.dumps(RUNS),
+                           results_path, timeout=400)
   assert process.returncode == 0, process.stderr[-3000:]
   with open(results_path) as f:
     return root, json.load(f)

@@ -8,7 +8,6 @@ is shut down in its fixture.
 
 import concurrent.futures
 import os
-import subprocess
 import sys
 import threading
 
@@ -25,6 +24,8 @@ from tfgen.models import MultigridEBM
 from tfgen.serving import client as client_lib
 from tfgen.serving import layout
 from export import archive as signatures
+
+import support
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_BATCH = 4
@@ -215,8 +216,7 @@ def test_parse_seeds():
 
 
 def run_client(*args):
-  return subprocess.run([sys.executable, "-m", "export.client", *args],
-                        cwd=REPO, capture_output=True, text=True, timeout=300,
+  return support.python("-m", "export.client", *args, timeout=300,
                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
 
 

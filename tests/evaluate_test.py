@@ -2,7 +2,6 @@
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 
@@ -10,6 +9,8 @@ import numpy as np
 import pytest
 
 from tfgen import data
+
+import support
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE_SIZE = 8  # The bundled digits' own size: the quickest classifier.
@@ -24,8 +25,7 @@ def run(*args, cache_dir, code=None):
   """Runs apps.evaluate (or `code`) in a fresh process with a private cache."""
   env = dict(os.environ, TFGEN_CACHE_DIR=cache_dir)
   command = ["-c", code, *args] if code else ["-m", "apps.evaluate", *args]
-  return subprocess.run([sys.executable, *command], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300)
+  return support.python(*command, env=env, timeout=300)
 
 
 def write_images(path, images):
@@ -229,13 +229,12 @@ def test_evaluate_app_writes_the_nearest_neighbour_panel(real_digits_file,
 
 def test_evaluate_app_reports_lapgan_refinement_error(cache_dir, tmp_path):
   workdir = str(tmp_path / "lapgan")
-  train = subprocess.run(
-      [sys.executable, "-m", "apps.train", f"--workdir={workdir}",
-       "--family=lapgan", "--image_size=8", "--level_sizes=4,8",
-       "--noise_dim=4", "--generator_width=0.125",
-       "--discriminator_width=0.125", "--batch_size=8", "--num_steps=2",
-       "--num_sample_images=4"], cwd=REPO, capture_output=True, text=True,
-      timeout=300)
+  train = support.python(
+      "-m", "apps.train", f"--workdir={workdir}",
+      "--family=lapgan", "--image_size=8", "--level_sizes=4,8",
+      "--noise_dim=4", "--generator_width=0.125",
+      "--discriminator_width=0.125", "--batch_size=8", "--num_steps=2",
+      "--num_sample_images=4", timeout=300)
   assert train.returncode == 0, train.stderr[-2000:]
   result = run(f"--workdir={workdir}", "--num_samples=20",
                "--num_refinements=3", cache_dir=cache_dir)

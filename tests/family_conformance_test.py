@@ -179,10 +179,9 @@ print(json.dumps(dict(gap=gap, moved=moved, replicas=replicas)))
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_a_mirrored_step_equals_one_device(family, tmp_path):
-  result = subprocess.run(
-      [sys.executable, "-c", MIRRORED, family, str(tmp_path)],
-      cwd=os.path.join(REPO, "tests"), capture_output=True, text=True,
-      timeout=300, env=dict(os.environ, PYTHONPATH=REPO))
+  result = support.python("-c", MIRRORED, family, str(tmp_path),
+                          cwd=os.path.join(REPO, "tests"), timeout=300,
+                          env=dict(os.environ, PYTHONPATH=REPO))
   assert result.returncode == 0, result.stderr[-3000:]
   report = json.loads(result.stdout.strip().splitlines()[-1])
   assert report["replicas"] == 2 and report["moved"] > 1e-3

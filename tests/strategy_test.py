@@ -6,12 +6,13 @@ TensorFlow initialises, which the pytest process has already done.
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
 from tfgen.train import strategy as strategy_lib
+
+import support
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -139,8 +140,7 @@ print(json.dumps(dict(
 @pytest.fixture(scope="module")
 def mirrored_report(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("mirrored"))
-  result = subprocess.run([sys.executable, "-c", SCRIPT, workdir], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+  result = support.python("-c", SCRIPT, workdir, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   return json.loads(result.stdout.strip().splitlines()[-1])
 

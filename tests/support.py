@@ -60,7 +60,7 @@ def run_module(module: str, *args: str, timeout: float = 240,
   Runs in a fork of a warm interpreter (`warm_run`) when `env` allows it,
   else in a fresh `python -m` process.
   """
-  return warm_run(module, args, timeout=timeout, env=env)
+  return python("-m", module, *args, timeout=timeout, env=env)
 
 
 # --- A warm `python -m` -------------------------------------------------
@@ -77,7 +77,9 @@ def run_module(module: str, *args: str, timeout: float = 240,
 # Environment variables a child may set differently from the server's (read
 # after import). Any other difference (PYTHONPATH, TF_CPP_*, ...) is read at
 # start-up or TF import, so such a run gets a fresh `python -m` process.
-WARM_ENV_KEYS = frozenset({"TF_CONFIG", "TFGEN_CACHE_DIR", "TFGEN_TEST_TIMES"})
+# PYTHONPATH is applied as Python's start-up would: after sys.path[0].
+WARM_ENV_KEYS = frozenset({"TF_CONFIG", "TFGEN_CACHE_DIR", "TFGEN_TEST_TIMES",
+                           "PYTHONPATH"})
 
 _WARM_SERVER = r"""
 import json, os, runpy, signal, socket, sys, traceback
@@ -107,10 +109,18 @@ while True:
       out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
       os.dup2(out, fd)
       os.close(out)
-    sys.argv = [request["module"], *request["args"]]
+    extra = request["env"].get("PYTHONPATH")
+    if extra:
+      sys.path[1:1] = [p or os.getcwd() for p in extra.split(os.pathsep)]
+    flag, target, *args = request["argv"]
     code = 0
     try:
-      runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+      if flag == "-m":
+        sys.argv = [target, *args]
+        runpy.run_module(target, run_name="__main__", alter_sys=True)
+      else:  # -c
+        sys.argv = ["-c", *args]
+        exec(compile(target, "<string>", "exec"), {"__name__": "__main__"})
     except SystemExit as error:
       code = error.code
       if code is None:
@@ -159,16 +169,19 @@ def _warm_server():
   return _warm[os.getpid()]
 
 
-def warm_run(module: str, args, timeout: float = 240, env: dict | None = None,
-             cwd: str = REPO) -> subprocess.CompletedProcess:
-  """`python -m module *args` with `env` (default os.environ) in `cwd`,
-  output captured as text; in a fork of the warm server when it runs and
-  `env` differs from os.environ only in WARM_ENV_KEYS, else fresh."""
+def python(*argv: str, timeout: float = 240, env: dict | None = None,
+           cwd: str = REPO) -> subprocess.CompletedProcess:
+  """`python -m module args...` or `python -c code args...` (`argv`) with
+  `env` (default os.environ) in `cwd`, output captured as text: like
+  `subprocess.run([sys.executable, *argv], ...)`, but in a fork of the warm
+  server when it runs and `env` differs from os.environ only in
+  WARM_ENV_KEYS."""
   import json  # pylint: disable=g-import-not-at-top
   import signal  # pylint: disable=g-import-not-at-top
   import socket  # pylint: disable=g-import-not-at-top
   import tempfile  # pylint: disable=g-import-not-at-top
-  command = [sys.executable, "-m", module, *args]
+  assert argv and argv[0] in ("-m", "-c"), argv
+  command = [sys.executable, *argv]
   env = dict(os.environ if env is None else env)
   changed = {k for k in set(env) | set(os.environ)
              if env.get(k) != os.environ.get(k)}
@@ -183,7 +196,7 @@ def warm_run(module: str, args, timeout: float = 240, env: dict | None = None,
                for name in ("stdout", "stderr")}
     with socket.socket(socket.AF_UNIX) as conn:
       conn.connect(server[1])
-      conn.sendall((json.dumps(dict(module=module, args=list(args), cwd=cwd,
+      conn.sendall((json.dumps(dict(argv=list(argv), cwd=cwd,
                                     env=env, **outputs)) + "\n").encode())
       conn.settimeout(timeout)
       reply = conn.makefile()

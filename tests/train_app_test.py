@@ -24,9 +24,7 @@ TINY = [*support.TINY_MULTIGRID_FLAGS, "--summary_every=5"]
 def run_app(*args, timeout=240):
   env = dict(os.environ)
   env.pop("TF_CONFIG", None)
-  return subprocess.run([sys.executable, "-m", "apps.train", *args],
-                        cwd=REPO, capture_output=True, text=True,
-                        timeout=timeout, env=env)
+  return support.python("-m", "apps.train", *args, timeout=timeout, env=env)
 
 
 def test_flagfile_trains_and_later_flags_override_it(tmp_path):
@@ -59,9 +57,7 @@ print(json.dumps(results))
 
 
 def test_every_shipped_flagfile_gives_a_valid_config():
-  result = subprocess.run([sys.executable, "-c", _VALIDATE_FLAGFILES],
-                          cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
+  result = support.python("-c", _VALIDATE_FLAGFILES, timeout=120)
   assert result.returncode == 0, result.stderr[-2000:]
   results = json.loads(result.stdout.strip().splitlines()[-1])
   errors = {k: v for k, v in results.items() if isinstance(v, str)}
@@ -150,10 +146,8 @@ print(json.dumps(train.config_from_flags().to_dict()["model"]))
 
 def test_model_settings_not_given_take_the_chosen_familys_defaults():
   from tfgen.models import lapgan_config  # pylint: disable=g-import-not-at-top
-  result = subprocess.run(
-      [sys.executable, "-c", FAMILY_DEFAULTS, "--family=lapgan",
-       "--noise_dim=7"], cwd=REPO, capture_output=True, text=True,
-      timeout=120)
+  result = support.python("-c", FAMILY_DEFAULTS, "--family=lapgan",
+                          "--noise_dim=7", timeout=120)
   assert result.returncode == 0, result.stderr[-2000:]
   model = json.loads(result.stdout.strip().splitlines()[-1])
   expected = dataclasses.asdict(lapgan_config.LapganConfig(noise_dim=7))
@@ -268,9 +262,7 @@ print(json.dumps({"family": config.family, "model": config.to_dict()["model"],
 ])
 def test_lapgan_flagfiles_describe_valid_configs(flagfile, dataset,
                                                  level_sizes):
-  result = subprocess.run([sys.executable, "-c", CHECK_FLAGFILE, flagfile],
-                          cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
+  result = support.python("-c", CHECK_FLAGFILE, flagfile, timeout=120)
   assert result.returncode == 0, result.stderr[-2000:]
   config = json.loads(result.stdout.strip().splitlines()[-1])
   assert config["family"] == "lapgan"
