@@ -249,6 +249,34 @@ def train_tiny_workdir(path: str, *extra_flags: str,
   return path
 
 
+def tiny_trained_workdir(family: str, tmp_path_factory,
+                         num_steps: int = 2) -> str:
+  """A workdir of `tiny_flags(family)` trained `num_steps` by `apps.train`,
+  once per test session (shared by every file and xdist worker that asks).
+
+  Cached under the session's temp root (the parent of the workers' temp
+  dirs under xdist), keyed by the flags, behind a file lock, so the workers
+  never train it twice nor read it half-written. Treat it as read-only.
+  """
+  import fcntl  # pylint: disable=g-import-not-at-top
+  import hashlib  # pylint: disable=g-import-not-at-top
+  flags = (*tiny_flags(family), f"--num_steps={num_steps}")
+  root = tmp_path_factory.getbasetemp()
+  if os.environ.get("PYTEST_XDIST_WORKER"):
+    root = root.parent  # One temp root per session, shared by the workers.
+  key = hashlib.sha1("\0".join(flags).encode()).hexdigest()[:12]
+  base = os.path.join(str(root), f"tiny_workdir_{family}_{key}")
+  os.makedirs(base, exist_ok=True)
+  path = os.path.join(base, "run")
+  with open(os.path.join(base, "lock"), "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not os.path.exists(os.path.join(base, "done")):
+      result = run_module("apps.train", f"--workdir={path}", *flags)
+      assert result.returncode == 0, result.stderr[-3000:]
+      open(os.path.join(base, "done"), "w").close()
+  return path
+
+
 def untrained_workdir(path: str, family: str, adjust=None,
                       model: dict | None = None) -> str:
   """A workdir of `tiny_config(family, model)`'s untrained model, in-process.
