@@ -82,7 +82,7 @@ WARM_ENV_KEYS = frozenset({"TF_CONFIG", "TFGEN_CACHE_DIR", "TFGEN_TEST_TIMES",
                            "PYTHONPATH"})
 
 _WARM_SERVER = r"""
-import json, os, runpy, signal, socket, sys, traceback
+import json, os, runpy, select, signal, socket, sys, traceback
 import tensorflow, keras, tensorflow_probability  # The slow part, once.
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # Reap the per-request forks.
 listener = socket.socket(socket.AF_UNIX)
@@ -90,6 +90,11 @@ listener.bind(sys.argv[1])
 listener.listen(16)
 print("ready", flush=True)
 while True:
+  ready, _, _ = select.select([listener, sys.stdin], [], [])
+  if sys.stdin in ready and not os.read(sys.stdin.fileno(), 1):
+    sys.exit(0)  # The pytest process is gone (its end of stdin closed).
+  if listener not in ready:
+    continue
   conn, _ = listener.accept()
   if os.fork():
     conn.close()
@@ -157,7 +162,7 @@ def _warm_server():
   directory = tempfile.mkdtemp(prefix="tfgen_warm_")
   path = os.path.join(directory, "socket")
   server = subprocess.Popen([sys.executable, "-c", _WARM_SERVER, path],
-                            cwd=REPO, stdin=subprocess.DEVNULL,
+                            cwd=REPO, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
   if server.stdout.readline().strip() != "ready":
