@@ -18,6 +18,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+import support
 from tfgen import families
 from tfgen.train import workdir as workdir_lib
 
@@ -31,7 +32,7 @@ def run(args, timeout=240):
 
 
 def run_module(module, *args, timeout=240):
-  return run([sys.executable, "-m", module, *args], timeout=timeout)
+  return support.run_module(module, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +59,14 @@ def base(workdir, tmp_path_factory):
 
 
 def saved_model_cli(*args, timeout=120):
-  """Runs TensorFlow's `saved_model_cli` (beside python) in a new process."""
-  script = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-  if not os.path.exists(script):
-    pytest.skip(f"saved_model_cli is not installed beside {sys.executable}")
-  return run([script, *args], timeout=timeout)
+  """Runs TensorFlow's `saved_model_cli` in a new process.
+
+  The module its console script runs (`python -m` of it, through the
+  tests' warm fork: no tfgen code is imported in that process); the
+  console script itself runs in the family conformance suite.
+  """
+  return support.python("-m", "tensorflow.python.tools.saved_model_cli",
+                        *args, timeout=timeout)
 
 
 def cli_run(version_dir, signature, input_exprs, outdir):
