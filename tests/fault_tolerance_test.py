@@ -105,9 +105,7 @@ def test_kill_9_then_rerun_resumes_and_equals_an_uninterrupted_run(tmp_path):
   last = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
   killed_at = checkpoints.number(last)
   assert 10 <= killed_at < 300, (delay, last)
-  rerun = subprocess.run([sys.executable, "-m", "apps.train", *args],
-                         cwd=REPO, capture_output=True, text=True,
-                         timeout=240)
+  rerun = support.run_module("apps.train", *args, timeout=240)
   assert rerun.returncode == 0, rerun.stderr[-2000:]
   assert f"Resuming from {last} at step {killed_at}." in rerun.stdout
   assert "at step 300" in rerun.stdout

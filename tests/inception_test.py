@@ -4,13 +4,13 @@ temporary file: nothing is downloaded."""
 
 import json
 import os
-import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
 
+import support
 from tfgen import data
 from tfgen.metrics import inception
 
@@ -210,10 +210,9 @@ def evaluate_runs(saved_inception, digits, tmp_path_factory):
           "--inception_splits=2", "--inception_batch_size=8"]
   argument = json.dumps([[(case[2] if len(case) > 2 else "main", case[0])
                           for case in bad], good])
-  result = subprocess.run(
-      [sys.executable, "-c", _RUNS, argument], cwd=REPO,
-      env=dict(os.environ, TFGEN_CACHE_DIR=str(folder / "classifiers")),
-      capture_output=True, text=True, timeout=300)
+  result = support.python(
+      "-c", _RUNS, argument, timeout=300,
+      env=dict(os.environ, TFGEN_CACHE_DIR=str(folder / "classifiers")))
   assert result.returncode == 0, result.stderr[-3000:]
   first_line, rest = result.stdout.split("\n", 1)
   return bad, json.loads(first_line), whole_model, json.loads(rest)

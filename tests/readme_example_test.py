@@ -2,7 +2,6 @@
 
 import os
 import re
-import subprocess
 import sys
 
 import pytest
@@ -28,10 +27,7 @@ def test_the_readme_example_samples_a_custom_energy_and_condition(tmp_path):
                                timeout=300)
   assert trained.returncode == 0, trained.stderr[-3000:]
   code = readme_example().replace('"runs/ppgn"', repr(workdir))
-  script = tmp_path / "example.py"
-  script.write_text(code)
-  result = subprocess.run([sys.executable, str(script)], cwd=support.REPO,
-                          capture_output=True, text=True, timeout=300,
+  result = support.python("-c", code, timeout=300,
                           env=dict(os.environ, PYTHONPATH=support.REPO))
   assert result.returncode == 0, result.stderr[-3000:]
   lines = dict(line.split(" ", 1) for line in result.stdout.splitlines()
