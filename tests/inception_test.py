@@ -14,7 +14,6 @@ import support
 from tfgen import data
 from tfgen.metrics import inception
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE_SIZE = 8  # The bundled digits' own size.
 NUM_REFERENCE = 8
 
