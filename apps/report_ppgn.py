@@ -51,6 +51,9 @@ TREATMENTS = {"dgn_am": ("ppgn", "none"), "ppgn_x": ("ppgn", "image_dae"),
                                                                "encoder"),
               "noiseless_joint_ppgn_h": ("ppgn", "encoder")}
 EPSILON3_SWEEP = (1e-1, 1e-5, 1e-9, 1e-17)          # paper Fig. S15
+# The paper's experiments condition a chain's class on E alone (the
+# library's default conditions on E and C' together; docs/ppgn.md).
+PAPER_SAMPLER = {"class_condition": "encoder"}
 FILTER_PROBABILITY = 0.97                            # paper Fig. S11
 CONFIDENT_PROBABILITY = 0.9
 SMOKE_TRAIN_FLAGS = [
@@ -159,7 +162,7 @@ def _sample(model, labels, seed, prior, steps, snapshots, sampler=None):
   """Snapshots [T] of [N, S, S, C] (last = final) of chains for labels."""
   out = model.sample(len(labels), seed=seed, class_id=labels, prior=prior,
                      num_steps=steps, num_snapshots=snapshots,
-                     sampler=sampler)
+                     sampler=dict(PAPER_SAMPLER, **(sampler or {})))
   return [np.asarray(s) for s in out]
 
 
@@ -182,15 +185,18 @@ def treatments_phase(models, scorer, sizes, seed, output, log) -> dict:
                     sizes["num_snapshots"])
     wall = time.time() - start
     scores = scorer.score(snaps[-1], labels, snaps)
-    kept = model.condition_probability(snaps[-1], labels).numpy() >= (
-        FILTER_PROBABILITY)
+    kept = model.condition_probability(
+        snaps[-1], labels,
+        class_condition=PAPER_SAMPLER["class_condition"]).numpy() >= (
+            FILTER_PROBABILITY)
     eval_top = np.argmax(scorer.bundle.probabilities(
         np.clip(snaps[-1], -1, 1)), axis=1) == labels
     scores.update(keep_rate=float(np.mean(kept)),
                   kept_class_accuracy=float(np.mean(eval_top[kept]))
                   if kept.any() else None,
                   sampling_wall_s=wall, workdir=workdir, prior=prior,
-                  sampler=model.sampler_settings(sizes["num_mcmc_steps"]),
+                  sampler=dict(model.sampler_settings(
+                      sizes["num_mcmc_steps"]), **PAPER_SAMPLER),
                   num_chains=int(len(labels)))
     scores["sampler"]["prior"] = prior
     results[name] = scores

@@ -20,7 +20,9 @@ MASK_SEEDS = {"square": 101, "doodle": 102, "pepper_salt": 103}  # as multigrid
 # gradient: the steps are normalised, so only the ratio matters).
 INPAINT_CONTEXT_WEIGHT = 1e-2
 # The official inpainting script (7): no noise, the step annealed to 0.
-INPAINT_SAMPLER = {"sampler_noise": 0.0, "sampler_step_size_end": 0.0}
+# The paper's context term conditions the class on E alone.
+INPAINT_SAMPLER = {"sampler_noise": 0.0, "sampler_step_size_end": 0.0,
+                   "class_condition": "encoder"}
 DOCUMENTED_MULTIGRID = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "docs", "report", "report.json")
 

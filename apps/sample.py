@@ -39,8 +39,9 @@ Joint PPGN-h, image_dae = PPGN-x; default: the run's), `--num_mcmc_steps` the
 MALA-approx steps per chain, `--prior_weight` / `--condition_weight` /
 `--sampler_noise` (epsilon1..3) and `--sampler_step_size` override the
 trained run's sampler settings, and `--min_probability=P` keeps only the
-samples whose condition probability (E's class, or the product of the
-conditions' probabilities) is >= P, the paper's filter: the .npz then holds
+samples whose condition probability (the product of the class terms'
+probabilities, E's and C''s by default, see `--class_condition`, and of
+the conditions') is >= P, the paper's filter: the .npz then holds
 the kept images, their `probability`, and the keep rate is printed. Other
 families refuse these flags, naming their family.
 """
@@ -100,9 +101,14 @@ SAMPLER_NOISE = flags.DEFINE_float(
 SAMPLER_STEP_SIZE = flags.DEFINE_float(
     "sampler_step_size", None, "PPGN only: mean |change of h| per step in "
     "units of mean h (> 0; default: the run's).")
+CLASS_CONDITION = flags.DEFINE_enum(
+    "class_condition", None, ["both", "encoder", "condition_net"],
+    "PPGN only: the classifiers --class_id conditions on: both (E and C', "
+    "the default of new runs), encoder (E alone, the paper's) or "
+    "condition_net (C' alone); default: the run's.")
 PLUG_IN_FLAGS = (CONDITION, PRIOR, NUM_MCMC_STEPS, MIN_PROBABILITY,
                  PRIOR_WEIGHT, CONDITION_WEIGHT, SAMPLER_NOISE,
-                 SAMPLER_STEP_SIZE)
+                 SAMPLER_STEP_SIZE, CLASS_CONDITION)
 CANVAS_PANEL = flags.DEFINE_string(
     "canvas_panel", None, "GRAN only: also write this PNG of the canvases "
     "over t (rows = the first 10 samples, columns = t = 1..T') and a GIF of "
@@ -194,6 +200,8 @@ def plug_in_kwargs(model):
                SAMPLER_STEP_SIZE):
     if flag.value is not None:
       sampler[flag.name] = float(flag.value)
+  if CLASS_CONDITION.value is not None:
+    sampler["class_condition"] = CLASS_CONDITION.value
   if sampler:
     kwargs["sampler"] = sampler
   return kwargs
@@ -304,7 +312,8 @@ def main(argv):
     if MIN_PROBABILITY.value is not None:
       probabilities.append(model.condition_probability(
           grids[-1], None if labels is None or conditions else
-          labels[start:start + count], conditions).numpy())
+          labels[start:start + count], conditions,
+          CLASS_CONDITION.value).numpy())
   per_grid = [np.concatenate(parts) for parts in zip(*chunks)]
   arrays = {name: images.astype(np.float32)
             for name, images in zip(model.sample_names(**extra), per_grid)}

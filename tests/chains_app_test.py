@@ -30,7 +30,8 @@ support.untrained_workdir(root + "/multigrid", "multigrid",
 support.untrained_workdir(
     root + "/ppgn", "ppgn",
     lambda model: model.statistics["code_max"].assign(3.0),
-    model=dict(captioner=False, condition_net=False))
+    model=dict(captioner=False, condition_net=False,
+               class_condition="encoder"))
 support.untrained_workdir(root + "/gran", "gran")
 support.untrained_workdir(root + "/lapgan", "lapgan")
 results = {}

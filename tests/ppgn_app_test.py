@@ -58,6 +58,18 @@ def test_class_id_and_conditions_sample_with_labels_and_a_keep_rate(
                   "--num_mcmc_steps=2", "--min_probability=1")
   assert result.returncode == 0, result.stderr[-2000:]
   assert "keep rate" in result.stdout
+  # The paper's E-only class condition, filtered on E's probability alone.
+  out = str(tmp_path / "e.npz")
+  result = sample(ppgn_workdir, out, "--class_id=7", "--num_mcmc_steps=2",
+                  "--class_condition=encoder", "--min_probability=0")
+  assert result.returncode == 0, result.stderr[-2000:]
+  from tfgen.train import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  model = workdir_lib.load_model(ppgn_workdir)[0]
+  with np.load(out) as arrays:
+    expected = model.condition_probability(
+        arrays["images"] * 2.0 - 1.0, arrays["labels"],
+        class_condition="encoder").numpy()
+    np.testing.assert_allclose(arrays["probability"], expected, atol=1e-4)
 
 
 @pytest.mark.parametrize("flags,message", [
@@ -135,7 +147,8 @@ def test_a_workdir_from_before_the_captioner_loads_and_names_the_fix(
 def test_other_families_refuse_ppgn_flags_naming_their_family(tmp_path):
   workdir = support.train_tiny_workdir(str(tmp_path / "mg"))
   for flag in ("--condition=class:3", "--prior=none", "--num_mcmc_steps=5",
-               "--min_probability=0.5", f"--chain_gif={tmp_path}/c.gif"):
+               "--min_probability=0.5", f"--chain_gif={tmp_path}/c.gif",
+               "--class_condition=encoder"):
     result = sample(workdir, str(tmp_path / "s.npz"), flag)
     assert result.returncode != 0, flag
     assert "family='multigrid'" in result.stderr, result.stderr[-2000:]

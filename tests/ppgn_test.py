@@ -157,6 +157,23 @@ def test_condition_kinds_sample(trained, conditions):
   assert probs.shape == (2,)
 
 
+def test_a_class_conditions_on_e_and_c_prime_together_by_default(trained):
+  images = trained.sample(2, seed=3, class_id=[4, 7])[-1]
+  labels = tf.constant([4, 7])
+  p_e, p_c = (trained.condition_probability(images, labels, class_condition=c)
+              for c in ("encoder", "condition_net"))
+  both = trained.condition_probability(images, labels)
+  assert trained.settings.class_condition == "both"
+  np.testing.assert_allclose(both, p_e * p_c, rtol=1e-5)
+  # Each choice is its own chain: the same seeds end elsewhere.
+  finals = [trained.sample(2, seed=3, class_id=[4, 7],
+                           sampler={"class_condition": c})[-1].numpy()
+            for c in ("both", "encoder", "condition_net")]
+  np.testing.assert_array_equal(finals[0], images.numpy())
+  assert not np.allclose(finals[0], finals[1])
+  assert not np.allclose(finals[1], finals[2])
+
+
 def test_inpainting_keeps_observed_pixels(trained):
   images, _ = batch(1)
   masks = np.zeros([2, 8, 8, 1], np.float32)
@@ -248,6 +265,8 @@ TRAIN = types.SimpleNamespace(batch_size=64, learning_rate=2e-4, beta_1=0.5,
     ({"stats_steps": 0}, "stats_steps=0"),
     ({"gan_pause_low": 20.0}, "0 < low < high"),
     ({"condition_gradient": "exact"}, "condition_gradient='exact'"),
+    ({"class_condition": "svm"}, "class_condition='svm'"),
+    ({"condition_net": False}, "--class_condition=encoder"),
 ])
 def test_config_validation_messages(changes, match):
   config = dataclasses.replace(ppgn_config.PpgnConfig(), **changes)

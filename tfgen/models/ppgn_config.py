@@ -23,6 +23,8 @@ DEFAULT_PRIOR = {"noiseless_joint_ppgn_h": "encoder", "joint_ppgn_h": "encoder",
                  "ppgn_h": "code_dae", "dgn_am": "none",
                  "ppgn_x": "image_dae"}
 CONDITION_GRADIENTS = ("official", "log_softmax")
+# The classifier a chain's class (--class_id, serving class_id) conditions on.
+CLASS_CONDITIONS = ("both", "encoder", "condition_net")
 GAN_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge")
 CAPTIONER_CELLS = ("gru", "lstm")
 CAPTION_MAX_CLASSES = 10  # The templates name digits 0-9.
@@ -116,6 +118,13 @@ class PpgnConfig:
   condition_gradient: str = _field("official", "Class gradient: official "
                                    "(1 - p_c) grad logit_c, or log_softmax.",
                                    CONDITION_GRADIENTS)
+  class_condition: str = _field(
+      "both", "The classifiers a chain's class (--class_id, the serving "
+      "class_id) conditions on: both (the sum of E's and C''s class terms: "
+      "an image must convince two different networks, so fewer fool one "
+      "but not a reader; docs/ppgn.md), encoder (E alone, the paper's), or "
+      "condition_net (C' alone, trained beside E, never seen by G).",
+      CLASS_CONDITIONS)
   start_scale: float = _field(1.0, "Start codes N(0, 1) times this times "
                               "mean h, clipped to [0, code_max].")
 
@@ -183,6 +192,14 @@ class PpgnConfig:
     if self.condition_gradient not in CONDITION_GRADIENTS:
       raise ValueError(f"condition_gradient={self.condition_gradient!r} is "
                        f"not one of {CONDITION_GRADIENTS}.")
+    if self.class_condition not in CLASS_CONDITIONS:
+      raise ValueError(f"class_condition={self.class_condition!r} is not "
+                       f"one of {CLASS_CONDITIONS}.")
+    if self.class_condition != "encoder" and not self.condition_net:
+      raise ValueError(
+          f"class_condition={self.class_condition!r} needs the condition "
+          "net C', but this run does not train it (condition_net=False); "
+          "train with --condition_net, or pass --class_condition=encoder.")
     prior = self.resolved_prior
     if prior not in PRIORS:
       raise ValueError(f"prior={self.prior!r} is not one of {PRIORS} (or "

@@ -39,7 +39,7 @@ ChainParts = collections.namedtuple(
 # The sampler settings `sample_from_seeds(sampler=...)` may override.
 SAMPLER_KEYS = ("prior_weight", "condition_weight", "sampler_noise",
                 "context_weight", "sampler_step_size", "sampler_step_size_end",
-                "normalize_steps", "condition_gradient")
+                "normalize_steps", "condition_gradient", "class_condition")
 
 
 def _per_example_normal(pairs, shape, salt, step=None) -> tf.Tensor:
@@ -81,12 +81,26 @@ class PpgnSampling:
   def _condition_net_outputs(self, images):
     return self.condition_net(images, training=False)
 
-  def _condition_fn(self, specs, class_ids, num_steps, gradient):
-    """(images, step) -> ConditionOutput for specs (+ per-chain class_ids)."""
+  def _class_logits_fns(self, class_condition: str) -> list:
+    """The logits functions (images -> [B, K]) a chain's class conditions
+    on: C''s class head, E's, or both (`PpgnConfig.class_condition`)."""
+    if class_condition != "encoder" and self.condition_net is None:
+      raise ValueError(
+          f"class_condition={class_condition!r} needs the condition net C', "
+          "which this run did not train; pass --class_condition=encoder.")
+    other = lambda x: self._condition_net_outputs(x)[0]  # pylint: disable=g-long-lambda
+    return {"encoder": [self.classify], "condition_net": [other],
+            "both": [self.classify, other]}[class_condition]
+
+  def _condition_fn(self, specs, class_ids, num_steps, gradient,
+                    class_condition="encoder"):
+    """(images, step) -> ConditionOutput for specs (+ per-chain class_ids
+    on the classifiers of `class_condition`)."""
     terms = []
     if class_ids is not None:
-      terms.append((1.0, ppgn_conditions.class_condition(
-          self.classify, class_ids, gradient)))
+      for logits_fn in self._class_logits_fns(class_condition):
+        terms.append((1.0, ppgn_conditions.class_condition(
+            logits_fn, class_ids, gradient)))
     for spec in specs:
       if spec.kind == "class":
         ids = tf.constant([list(spec.values)], tf.int32)
@@ -124,12 +138,16 @@ class PpgnSampling:
       return terms[0][1]
     return ppgn_conditions.sum_condition(terms)
 
-  def condition_probability(self, images, class_ids=None, conditions=()):
-    """p(condition | images) [B] (the filter's probability), eager."""
+  def condition_probability(self, images, class_ids=None, conditions=(),
+                            class_condition: Optional[str] = None):
+    """p(condition | images) [B] (the filter's probability), eager; the
+    class terms on `class_condition`'s classifiers (default the setting's),
+    a product over terms."""
     specs = self._as_specs(conditions)
     fn = self._condition_fn(specs, None if class_ids is None else
                             tf.cast(class_ids, tf.int32),
-                            self.settings.num_mcmc_steps, "official")
+                            self.settings.num_mcmc_steps, "official",
+                            class_condition or self.settings.class_condition)
     images = tf.convert_to_tensor(images, tf.float32)
     if fn is None:
       return tf.ones(tf.shape(images)[:1])
@@ -259,7 +277,8 @@ class PpgnSampling:
                                            CLASS_SALT)
     class_ids = self._class_ids(pairs, class_ids)
     condition = self._condition_fn(specs, class_ids, steps,
-                                   settings["condition_gradient"])
+                                   settings["condition_gradient"],
+                                   settings["class_condition"])
     pixel_space = prior == "image_dae"
     composite_fn = context_fn = None
     if images is not None:
