@@ -20,6 +20,12 @@ classifier is trained once on the dataset's train split and cached (see
   {"samples": {...}, "real_test_images": {...}, "classifier_test_accuracy",
    "dataset", "image_size", "source", "notes"}
 
+Both rows also hold "pixel_svm": a second judge that shares nothing with
+the ConvNet (`tfgen.metrics.pixel_judge`: an RBF SVM on 8x8 area-averaged
+pixels; mean_top_probability, classifier_score, classes_covered and, for
+conditioned samples and the test split, class_accuracy), skipped when the
+image side is not a multiple of 8.
+
 plus "conditional_refinement_error" with --num_refinements (LAPGAN workdirs,
 see `tfgen.metrics.refinement`), where both rows hold classifier_score (exp E_x KL(p(y|x) || p(y)), in
 [1, classes]), classes_covered (classes that are the top label of >= 3% of the
@@ -102,6 +108,9 @@ NUM_REFINEMENTS = flags.DEFINE_integer(
 NUM_NEIGHBOURS = 3
 
 DEFAULT_DATASET = "digits"
+# The second judge's resolution (`tfgen.metrics.pixel_judge`): the digits'
+# own 8x8; skipped for sizes it does not divide.
+PIXEL_JUDGE_SIZE = 8
 # Images per sampler call (memory bound); chunking does not change them.
 SAMPLE_BATCH_SIZE = 500
 # Values this far outside [0, 1] mean another convention, not unclipped chains.
@@ -351,8 +360,8 @@ def main(argv):
   from tfgen.metrics import sample_quality
   bundle = classifier.get_classifier(dataset, image_size, CACHE_DIR.value,
                                      data_dir=data_dir)
-  train_images, _ = data.arrays(dataset, "train", image_size,
-                                data_dir=data_dir)
+  train_images, train_labels = data.arrays(dataset, "train", image_size,
+                                          data_dir=data_dir)
   test_images, test_labels = data.arrays(dataset, "test", image_size,
                                          data_dir=data_dir)
   scores = sample_quality.evaluate_images(images, bundle, test_images,
@@ -374,6 +383,12 @@ def main(argv):
       "label" if labels is not None else "top_class")
   real_scores = sample_quality.evaluate_real_images(test_images, bundle,
                                                     train_images)
+  if image_size % PIXEL_JUDGE_SIZE == 0:
+    from tfgen.metrics import pixel_judge
+    judge = pixel_judge.PixelJudge(PIXEL_JUDGE_SIZE).fit(train_images,
+                                                         train_labels)
+    scores["pixel_svm"] = judge.scores(images, labels)
+    real_scores["pixel_svm"] = judge.scores(test_images, test_labels)
   inception_info = None
   if inception_model is not None:
     sample_row, real_row, inception_info = evaluate_inception.score(

@@ -68,6 +68,14 @@ def test_evaluate_app_scores_real_digits_as_confident(real_digits_file,
   assert diversity["grouped_by"] == "top_class"
   assert diversity["distance_ratio"] == pytest.approx(1.0, abs=0.05)
   assert "halves" in scores["notes"]
+  # The second judge reads the same images the same way in both rows; the
+  # test split's row has its labels.
+  judged, judged_real = samples["pixel_svm"], real["pixel_svm"]
+  assert judged["mean_top_probability"] == pytest.approx(
+      judged_real["mean_top_probability"])
+  assert judged["mean_top_probability"] > 0.85
+  assert judged_real["class_accuracy"]["accuracy"] > 0.95
+  assert "SVC" in judged["judge"]
 
 
 def test_evaluate_app_scores_noise_far_below_real_digits(cache_dir, tmp_path):
@@ -82,6 +90,8 @@ def test_evaluate_app_scores_noise_far_below_real_digits(cache_dir, tmp_path):
   assert samples["frechet_distance"] > 10 * real["frechet_distance"]
   assert (samples["nearest_train_distance"]
           > 2 * real["nearest_train_distance"])
+  assert samples["pixel_svm"]["mean_top_probability"] < (
+      real["pixel_svm"]["mean_top_probability"] - 0.3)
 
 
 # apps.evaluate's main with a stand-in trained model whose samples are real
