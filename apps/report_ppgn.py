@@ -51,9 +51,10 @@ TREATMENTS = {"dgn_am": ("ppgn", "none"), "ppgn_x": ("ppgn", "image_dae"),
                                                                "encoder"),
               "noiseless_joint_ppgn_h": ("ppgn", "encoder")}
 EPSILON3_SWEEP = (1e-1, 1e-5, 1e-9, 1e-17)          # paper Fig. S15
-# The paper's experiments condition a chain's class on E alone (the
-# library's default conditions on E and C' together; docs/ppgn.md).
-PAPER_SAMPLER = {"class_condition": "encoder"}
+# The paper's experiments condition a chain's class on E alone with a
+# constant step (the library's defaults condition on E and C' together and
+# anneal the step; docs/ppgn.md).
+PAPER_SAMPLER = {"class_condition": "encoder", "sampler_step_size_end": -1.0}
 FILTER_PROBABILITY = 0.97                            # paper Fig. S11
 CONFIDENT_PROBABILITY = 0.9
 SMOKE_TRAIN_FLAGS = [

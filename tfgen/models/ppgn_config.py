@@ -110,8 +110,10 @@ class PpgnConfig:
   sampler_step_size: float = _field(0.1, "Mean |change of h| per step in "
                                     "units of mean h (official lr 1 on fc6 "
                                     "~ 0.1); pixels for PPGN-x.")
-  sampler_step_size_end: float = _field(-1.0, "Step size at the last step "
-                                        "(linear schedule); < 0 = constant.")
+  sampler_step_size_end: float = _field(
+      0.01, "Step size at the last step (a linear schedule from "
+      "sampler_step_size; sharper final images, docs/ppgn.md); < 0 = "
+      "constant, as the official class scripts.")
   num_mcmc_steps: int = _field(200, "MALA-approx steps per sample.")
   normalize_steps: bool = _field(True, "Official step normalisation d / "
                                  "mean|d| per chain (False: literal Eq. 11).")
