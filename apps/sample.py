@@ -37,7 +37,8 @@ tfgen/models/ppgn_condition_spec.py; the terms add up), `--prior` picks the
 sampler's prior term (none = DGN-AM, code_dae = PPGN-h, encoder = Noiseless
 Joint PPGN-h, image_dae = PPGN-x; default: the run's), `--num_mcmc_steps` the
 MALA-approx steps per chain, `--prior_weight` / `--condition_weight` /
-`--sampler_noise` (epsilon1..3) and `--sampler_step_size` override the
+`--sampler_noise` (epsilon1..3), `--sampler_step_size`,
+`--sampler_step_size_end` and `--class_condition` override the
 trained run's sampler settings, and `--min_probability=P` keeps only the
 samples whose condition probability (the product of the class terms'
 probabilities, E's and C''s by default, see `--class_condition`, and of
@@ -101,6 +102,10 @@ SAMPLER_NOISE = flags.DEFINE_float(
 SAMPLER_STEP_SIZE = flags.DEFINE_float(
     "sampler_step_size", None, "PPGN only: mean |change of h| per step in "
     "units of mean h (> 0; default: the run's).")
+SAMPLER_STEP_SIZE_END = flags.DEFINE_float(
+    "sampler_step_size_end", None, "PPGN only: the step size at the last "
+    "step, linear from --sampler_step_size (< 0: constant; default: the "
+    "run's).")
 CLASS_CONDITION = flags.DEFINE_enum(
     "class_condition", None, ["both", "encoder", "condition_net"],
     "PPGN only: the classifiers --class_id conditions on: both (E and C', "
@@ -108,7 +113,7 @@ CLASS_CONDITION = flags.DEFINE_enum(
     "condition_net (C' alone); default: the run's.")
 PLUG_IN_FLAGS = (CONDITION, PRIOR, NUM_MCMC_STEPS, MIN_PROBABILITY,
                  PRIOR_WEIGHT, CONDITION_WEIGHT, SAMPLER_NOISE,
-                 SAMPLER_STEP_SIZE, CLASS_CONDITION)
+                 SAMPLER_STEP_SIZE, SAMPLER_STEP_SIZE_END, CLASS_CONDITION)
 CANVAS_PANEL = flags.DEFINE_string(
     "canvas_panel", None, "GRAN only: also write this PNG of the canvases "
     "over t (rows = the first 10 samples, columns = t = 1..T') and a GIF of "
@@ -197,7 +202,7 @@ def plug_in_kwargs(model):
   if NUM_MCMC_STEPS.value is not None:
     kwargs["num_steps"] = NUM_MCMC_STEPS.value
   for flag in (PRIOR_WEIGHT, CONDITION_WEIGHT, SAMPLER_NOISE,
-               SAMPLER_STEP_SIZE):
+               SAMPLER_STEP_SIZE, SAMPLER_STEP_SIZE_END):
     if flag.value is not None:
       sampler[flag.name] = float(flag.value)
   if CLASS_CONDITION.value is not None:

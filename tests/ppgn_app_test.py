@@ -58,14 +58,20 @@ def test_class_id_and_conditions_sample_with_labels_and_a_keep_rate(
                   "--num_mcmc_steps=2", "--min_probability=1")
   assert result.returncode == 0, result.stderr[-2000:]
   assert "keep rate" in result.stdout
-  # The paper's E-only class condition, filtered on E's probability alone.
+  # The paper's E-only class condition and constant step, filtered on E's
+  # probability alone.
   out = str(tmp_path / "e.npz")
   result = sample(ppgn_workdir, out, "--class_id=7", "--num_mcmc_steps=2",
-                  "--class_condition=encoder", "--min_probability=0")
+                  "--class_condition=encoder", "--sampler_step_size_end=-1",
+                  "--min_probability=0")
   assert result.returncode == 0, result.stderr[-2000:]
   from tfgen.train import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
   model = workdir_lib.load_model(ppgn_workdir)[0]
   with np.load(out) as arrays:
+    images = model.sample(4, seed=0, class_id=7, num_steps=2, sampler={
+        "class_condition": "encoder", "sampler_step_size_end": -1.0})[-1]
+    np.testing.assert_allclose(arrays["images"], (images.numpy() + 1) / 2,
+                               atol=1e-5)
     expected = model.condition_probability(
         arrays["images"] * 2.0 - 1.0, arrays["labels"],
         class_condition="encoder").numpy()
