@@ -55,8 +55,8 @@ NUM_CHAIN_FRAMES = flags.DEFINE_integer(
     "grid), evenly spaced along the chain (at most one per step).")
 CLASS_ID = flags.DEFINE_integer(
     "class_id", None, "chains: the class of every chain of a class-"
-    "conditional model (PPGN: E's class; default 0), so that all chains "
-    "sample one target.")
+    "conditional model (PPGN: of its class condition; default 0), so that "
+    "all chains sample one target.")
 
 CHAIN_FLAGS = ("num_coordinates", "num_chain_frames", "class_id")
 # Flags of the other modes that `chains` refuses.

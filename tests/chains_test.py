@@ -163,9 +163,13 @@ def test_ppgn_chains_are_the_samplers_chains_traced():
       model.example_seeds(2, 3), class_ids=4, num_steps=5,
       num_snapshots=2)[-1].numpy()  # Two run_chain segments, one trace.
   np.testing.assert_allclose(trace.images[-1], sampled, atol=1e-5)
-  # log p is E's log-probability of class 4 for the traced images.
-  logits = model.classify(trace.images[-1]).numpy()
-  expected = logits[:, 4] - np.log(np.exp(logits).sum(axis=1))
+  # log p is the class condition's log-probability of class 4 for the
+  # traced images: E's plus C''s (class_condition='both', the default).
+  assert model.settings.class_condition == "both"
+  expected = 0.0
+  for logits in (model.classify(trace.images[-1]).numpy(),
+                 model.condition_net(trace.images[-1])[0].numpy()):
+    expected += logits[:, 4] - np.log(np.exp(logits).sum(axis=1))
   np.testing.assert_allclose(trace.log_prob[-1], expected, atol=1e-4)
   with pytest.raises(ValueError, match=r"class_id=12 must be in \[0, 10\)"):
     model.trace_chains(2, class_id=12)

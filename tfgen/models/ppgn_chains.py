@@ -3,7 +3,9 @@
 `trace_chains` runs the chains of `sample_from_seeds` (`chain_parts`: the
 same start codes, per-example noise and prior, all chains conditioned on
 one class) as one traced `run_chain` and records after every step: log
-p(y = class | G(h)) of E's classifier, a few code coordinates (pixels for
+p(y = class | G(h)) of the chains' class condition (summed over E's and
+C''s terms with the default `class_condition='both'`), a few code
+coordinates (pixels for
 PPGN-x, whose chain runs on images) and the image G(h). With the model's
 own settings the final images equal `sample`'s for the same seed and class.
 """
@@ -19,8 +21,9 @@ from tfgen.mcmc import mala_approx
 from tfgen.mcmc import runner
 from tfgen.mcmc import traces
 
-LOG_PROB_NAME = ("log p(y = class | G(h)) of E's classifier, the condition "
-                 "term of the chains' target p(h) p(y | h)")
+LOG_PROB_NAME = ("log p(y = class | G(h)) of the class condition (E's + "
+                 "C''s with class_condition='both'), the condition term of "
+                 "the chains' target p(h) p(y | h)")
 
 
 class PpgnChains:

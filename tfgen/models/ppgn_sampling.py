@@ -88,9 +88,13 @@ class PpgnSampling:
       raise ValueError(
           f"class_condition={class_condition!r} needs the condition net C', "
           "which this run did not train; pass --class_condition=encoder.")
-    other = lambda x: self._condition_net_outputs(x)[0]  # pylint: disable=g-long-lambda
-    return {"encoder": [self.classify], "condition_net": [other],
-            "both": [self.classify, other]}[class_condition]
+
+    def other_class_logits(images):
+      return self._condition_net_outputs(images)[0]
+
+    return {"encoder": [self.classify],
+            "condition_net": [other_class_logits],
+            "both": [self.classify, other_class_logits]}[class_condition]
 
   def _condition_fn(self, specs, class_ids, num_steps, gradient,
                     class_condition="encoder"):
