@@ -25,21 +25,22 @@ import warnings
 
 import numpy as np
 
+from tfgen.data import pyramid
 from tfgen.metrics import sample_quality
 
 
 def downsample(images: np.ndarray, size: int) -> np.ndarray:
   """Area-averages images [N, S, S, C] in [-1, 1] to [N, size * size * C]
-  features in [0, 1]; S must be a multiple of `size`."""
-  images = np.clip(np.asarray(images, np.float64), -1.0, 1.0)
-  n, height, width, channels = images.shape
+  features in [0, 1] (`pyramid.downsample`); S must be a multiple of
+  `size`."""
+  images = np.clip(np.asarray(images, np.float32), -1.0, 1.0)
+  n, height, width, _ = images.shape
   if height != width or height % size:
     raise ValueError(f"images of {height}x{width} cannot be area-averaged "
                      f"to {size}x{size}: the side must be a multiple of "
                      f"{size}.")
-  factor = height // size
-  blocks = images.reshape(n, size, factor, size, factor, channels)
-  return ((blocks.mean(axis=(2, 4)) + 1.0) / 2.0).reshape(n, -1)
+  small = np.asarray(pyramid.downsample(images, size))
+  return ((small + 1.0) / 2.0).reshape(n, -1)
 
 
 @dataclasses.dataclass
