@@ -51,10 +51,6 @@ TREATMENTS = {"dgn_am": ("ppgn", "none"), "ppgn_x": ("ppgn", "image_dae"),
                                                                "encoder"),
               "noiseless_joint_ppgn_h": ("ppgn", "encoder")}
 EPSILON3_SWEEP = (1e-1, 1e-5, 1e-9, 1e-17)          # paper Fig. S15
-# The paper's experiments condition a chain's class on E alone with a
-# constant step (the library's defaults condition on E and C' together and
-# anneal the step; docs/ppgn.md).
-PAPER_SAMPLER = {"class_condition": "encoder", "sampler_step_size_end": -1.0}
 FILTER_PROBABILITY = 0.97                            # paper Fig. S11
 CONFIDENT_PROBABILITY = 0.9
 SMOKE_TRAIN_FLAGS = [
@@ -163,7 +159,7 @@ def _sample(model, labels, seed, prior, steps, snapshots, sampler=None):
   """Snapshots [T] of [N, S, S, C] (last = final) of chains for labels."""
   out = model.sample(len(labels), seed=seed, class_id=labels, prior=prior,
                      num_steps=steps, num_snapshots=snapshots,
-                     sampler=dict(PAPER_SAMPLER, **(sampler or {})))
+                     sampler=dict(phases.PAPER_SAMPLER, **(sampler or {})))
   return [np.asarray(s) for s in out]
 
 
@@ -188,7 +184,7 @@ def treatments_phase(models, scorer, sizes, seed, output, log) -> dict:
     scores = scorer.score(snaps[-1], labels, snaps)
     kept = model.condition_probability(
         snaps[-1], labels,
-        class_condition=PAPER_SAMPLER["class_condition"]).numpy() >= (
+        class_condition=phases.PAPER_SAMPLER["class_condition"]).numpy() >= (
             FILTER_PROBABILITY)
     eval_top = np.argmax(scorer.bundle.probabilities(
         np.clip(snaps[-1], -1, 1)), axis=1) == labels
@@ -197,7 +193,7 @@ def treatments_phase(models, scorer, sizes, seed, output, log) -> dict:
                   if kept.any() else None,
                   sampling_wall_s=wall, workdir=workdir, prior=prior,
                   sampler=dict(model.sampler_settings(
-                      sizes["num_mcmc_steps"]), **PAPER_SAMPLER),
+                      sizes["num_mcmc_steps"]), **phases.PAPER_SAMPLER),
                   num_chains=int(len(labels)))
     scores["sampler"]["prior"] = prior
     results[name] = scores

@@ -97,7 +97,7 @@ class PpgnSampling:
             "both": [self.classify, other_class_logits]}[class_condition]
 
   def _condition_fn(self, specs, class_ids, num_steps, gradient,
-                    class_condition="encoder"):
+                    class_condition):
     """(images, step) -> ConditionOutput for specs (+ per-chain class_ids
     on the classifiers of `class_condition`)."""
     terms = []
